@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 LETTERS = "ABCD"
@@ -38,6 +39,7 @@ def split_of(key: str) -> str:
     return {14: "dev", 15: "val"}.get(bucket, "test")
 
 
+@lru_cache(maxsize=8)
 def _world(seed: int) -> list[tuple[str, str]]:
     """(country, capital) pairs of an invented world, fixed by the seed."""
     rng = random.Random(f"world-{seed}")
