@@ -1,0 +1,15 @@
+"""Prompts for a dataset's test samples: few-shot examples chosen, templates filled."""
+from __future__ import annotations
+
+from compass.config import DatasetConfig
+from compass.datasets.base import LoadedDataset, Sample
+from compass.prompts.retrievers import select_shots
+from compass.prompts.template import build_prompt, fill
+
+
+def prompts_for(cfg: DatasetConfig, data: LoadedDataset, where: str) -> list[tuple[Sample, str]]:
+    infer = cfg.infer_cfg
+    return [(s, build_prompt(infer, s, select_shots(infer.retriever, s, data.fewshot, where))) for s in data.test]
+
+
+__all__ = ["fill", "prompts_for"]

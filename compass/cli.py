@@ -1,0 +1,94 @@
+"""``compass``: the command line. Thin: it parses arguments and calls the pipeline."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from compass import __version__
+from compass.errors import CompassError
+
+RUN_HELP = """\
+Evaluate every model of CONFIG on every dataset of CONFIG.
+
+The run goes config -> plan -> inference -> evaluation -> summary, writing everything to
+WORK_DIR/<config-name>/<timestamp>/ (predictions/, results/, summary/, logs/). Inference
+workers run as subprocesses, each loading its model once for all of its datasets.
+
+examples:
+  compass run examples/eval_demo.py               run the demo, print the leaderboard
+  compass run examples/eval_demo.py --dry-run     check the config, show the planned tasks
+  compass run examples/eval_demo.py -r            resume the latest run: finished samples are
+                                                  never recomputed; a changed evaluator or
+                                                  summarizer re-scores with no model call
+  compass run examples/eval_demo.py -r 20261123_101500   resume that run
+
+exit codes: 0 success, 1 a task failed after its retries, 2 bad config, data or arguments.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="compass", description="Evaluate LLMs: reproducible scores with CIs.")
+    parser.add_argument("--version", action="version", version=f"compass {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run an evaluation config", description=RUN_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("config", help="a Python config file (see docs/config.md)")
+    run.add_argument("-r", "--reuse", nargs="?", const="latest", default=None, metavar="TIMESTAMP",
+                     help="resume the latest run of this config, or the one at TIMESTAMP")
+    run.add_argument("--dry-run", action="store_true", help="validate the config and print the planned tasks; "
+                     "load no model and no data")
+    run.add_argument("-w", "--work-dir", help="where runs are written (default: the config's work_dir or outputs/)")
+    run.add_argument("--max-workers", type=int, help="parallel worker processes (default: infer.runner.max_num_workers)")
+    run.add_argument("--retry", type=int, help="extra attempts for a failed task (default: infer.runner.retry)")
+    run.add_argument("-m", "--mode", choices=["all", "infer", "eval", "summarize"], default="all",
+                     help="run only up to / only this stage (default: all)")
+    run.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+    lst = sub.add_parser("list", help="list the dataset and model configs shipped in this checkout")
+    lst.add_argument("--root", default=".", help="directory holding datasets_cfg/ and models_cfg/")
+    lst.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    report = sub.add_parser("report", help="rewrite the summaries of a finished run from its result files")
+    report.add_argument("run_dir", help="a run directory (outputs/<config>/<timestamp>)")
+    report.add_argument("--debug", action="store_true", help="show full tracebacks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except CompassError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"compass: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("compass: interrupted; resume with -r", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from compass.pipeline import RunOptions, run
+
+        run(args.config, RunOptions(resume=args.reuse, dry_run=args.dry_run, work_dir=args.work_dir,
+                                    max_workers=args.max_workers, retry=args.retry, mode=args.mode))
+        return 0
+    if args.command == "list":
+        from compass.catalog import list_configs
+
+        print(list_configs(Path(args.root)))
+        return 0
+    if args.command == "report":
+        from compass.pipeline import report
+
+        report(Path(args.run_dir))
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

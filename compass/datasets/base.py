@@ -1,0 +1,60 @@
+"""What every dataset loader returns: samples with template fields and a gold answer."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compass.errors import CompassError
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str  # stable within the dataset; used to resume and to compare runs sample by sample
+    fields: dict[str, str]  # the columns prompt templates may use
+    gold: str
+    group: str | None = None  # e.g. MMLU subject: few-shot examples and CIs respect it
+
+
+@dataclass
+class LoadedDataset:
+    test: list[Sample]
+    fewshot: list[Sample] = field(default_factory=list)  # the pool retrievers draw examples from
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+    """Rows of a jsonl file; a broken line or a missing field is a one-line error naming the line."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise CompassError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CompassError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise CompassError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        for key in required:
+            if key not in row:
+                raise CompassError(f"{path}:{lineno}: missing field {key!r}")
+        rows.append(row)
+    return rows
+
+
+def hub_load(path: str, name: str | None, what: str):
+    """Load a dataset by hub name with ``datasets``; any failure becomes one clear line."""
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a dependency
+        raise CompassError(f"{path}: not a local path, and the 'datasets' package is not installed") from None
+    try:
+        return datasets.load_dataset(path, name)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CompassError(
+            f"{path}: not a local {what} and not loadable from the Hugging Face hub ({reason[:160]})"
+        ) from None

@@ -1,0 +1,84 @@
+"""MMLU: ``data/{dev,val,test}/<subject>_<split>.csv`` (no header: question,A,B,C,D,answer) or a hub name."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from compass.datasets.base import LoadedDataset, Sample, hub_load
+from compass.errors import CompassError
+
+LETTERS = ("A", "B", "C", "D")
+HUB_SPLITS = {"dev": "dev", "val": "validation", "test": "test"}
+
+
+def load(path: str, name: str | list[str] | None, train_split: str = "dev", test_split: str = "test") -> LoadedDataset:
+    root = Path(path)
+    if root.exists():
+        return _load_local(root, name, train_split, test_split)
+    return _load_hub(path, name, train_split, test_split)
+
+
+def _data_dir(root: Path) -> Path:
+    if (root / "data").is_dir():
+        return root / "data"
+    if root.is_dir():
+        return root
+    raise CompassError(f"{root}: expected the MMLU directory (holding data/dev, data/val, data/test)")
+
+
+def _load_local(root: Path, name, train_split: str, test_split: str) -> LoadedDataset:
+    data = _data_dir(root)
+    test_dir = data / test_split
+    if not test_dir.is_dir():
+        raise CompassError(f"{test_dir}: missing MMLU split directory {test_split!r}")
+    subjects = _subjects(name) or sorted(p.name[: -len(f"_{test_split}.csv")] for p in test_dir.glob(f"*_{test_split}.csv"))
+    if not subjects:
+        raise CompassError(f"{test_dir}: no *_{test_split}.csv files found")
+    test, fewshot = [], []
+    for subject in subjects:
+        test += _read_csv(data / test_split / f"{subject}_{test_split}.csv", subject)
+        fewshot += _read_csv(data / train_split / f"{subject}_{train_split}.csv", subject)
+    return LoadedDataset(test, fewshot)
+
+
+def _subjects(name) -> list[str]:
+    if name is None:
+        return []
+    return [name] if isinstance(name, str) else list(name)
+
+
+def _read_csv(path: Path, subject: str) -> list[Sample]:
+    if not path.is_file():
+        raise CompassError(f"{path}: missing MMLU file")
+    samples = []
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            for lineno, row in enumerate(csv.reader(f), 1):
+                if not row:
+                    continue
+                if len(row) != 6:
+                    raise CompassError(f"{path}:{lineno}: expected 6 columns (question,A,B,C,D,answer), got {len(row)}")
+                answer = row[5].strip()
+                if answer not in LETTERS:
+                    raise CompassError(f"{path}:{lineno}: column 'answer' is {answer!r}, expected one of A, B, C, D")
+                fields = {**dict(zip(("question", *LETTERS), row[:5])), "subject": subject.replace("_", " ")}
+                samples.append(Sample(f"{subject}/{len(samples)}", fields, answer, subject))
+    except UnicodeDecodeError as exc:
+        raise CompassError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise CompassError(f"{path}: malformed CSV ({exc})") from None
+    return samples
+
+
+def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDataset:
+    subjects = _subjects(name) or ["all"]
+    test, fewshot = [], []
+    for subject in subjects:
+        ds = hub_load(path, subject, "MMLU directory")
+        for split, out in ((test_split, test), (train_split, fewshot)):
+            for i, row in enumerate(ds[HUB_SPLITS.get(split, split)]):
+                group = row.get("subject") or subject
+                fields = {**dict(zip(("question", *LETTERS), [row["question"], *row["choices"]])),
+                          "subject": group.replace("_", " ")}
+                out.append(Sample(f"{group}/{i}", fields, LETTERS[int(row["answer"])], group))
+    return LoadedDataset(test, fewshot)

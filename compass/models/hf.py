@@ -1,0 +1,154 @@
+"""Hugging Face transformers backend: batched log-likelihood scoring and greedy generation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+
+from compass.config import ModelConfig
+from compass.errors import CompassError
+from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _dtype(name: str, device: torch.device) -> torch.dtype:
+    if name != "auto":
+        return DTYPES[name]
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _load(what: str, loader, path: str, **kwargs):
+    try:
+        return loader.from_pretrained(path, **kwargs)
+    except OSError as exc:
+        where = "is not a local directory" if not Path(path).exists() else "could not be read"
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CompassError(f"model {path!r}: {what} not available ({path!r} {where}; "
+                           f"hub download failed or offline: {reason})") from None
+
+
+class HFCausalLM:
+    def __init__(self, cfg: ModelConfig):
+        self.cfg = cfg
+        self.device = _device(cfg.device)
+        self.tokenizer = _load("tokenizer", AutoTokenizer, cfg.tokenizer_path or cfg.path, **cfg.tokenizer_kwargs)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = _load("weights", AutoModelForCausalLM, cfg.path,
+                           dtype=_dtype(cfg.dtype, self.device), **cfg.model_kwargs)
+        self.model.to(self.device).eval()
+
+    # -- tokenisation -------------------------------------------------------------------------
+    def _format(self, text: str) -> str:
+        if not self.cfg.chat:
+            return text
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def _encode(self, text: str) -> list[int]:
+        # A chat template already holds the special tokens it wants.
+        return self.tokenizer(text, add_special_tokens=not self.cfg.chat)["input_ids"]
+
+    def _continuation_ids(self, context: str, context_ids: list[int], continuation: str) -> list[int]:
+        # Encode together so merges across the boundary match how the model saw such text.
+        whole = self._encode(context + continuation)
+        if whole[: len(context_ids)] == context_ids and len(whole) > len(context_ids):
+            return whole[len(context_ids):]
+        return self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+
+    # -- log-likelihood -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        rows: list[tuple[list[int], int, list[int]]] = []  # (input ids, first target position, targets)
+        owners: list[tuple[int, int]] = []
+        for r, req in enumerate(requests):
+            context = self._format(req.context)
+            ctx_ids = self._encode(context)
+            for c, cont in enumerate(req.continuations):
+                cont_ids = self._continuation_ids(context, ctx_ids, cont)
+                ids = (ctx_ids + cont_ids)[-(self.cfg.max_seq_len + 1):]
+                n_ctx = len(ids) - len(cont_ids)
+                rows.append((ids[:-1], n_ctx - 1, cont_ids))
+                owners.append((r, c))
+        scores = [[0.0] * len(req.continuations) for req in requests]
+        for (r, c), value in zip(owners, self._score_rows(rows)):
+            scores[r][c] = value
+        return scores
+
+    def _score_rows(self, rows: list[tuple[list[int], int, list[int]]]) -> list[float]:
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
+        out = [0.0] * len(rows)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.cfg.batch_size):
+            batch = [rows[i] for i in order[start:start + self.cfg.batch_size]]
+            width = max(len(ids) for ids, _, _ in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for b, (ids, _, _) in enumerate(batch):  # right padding keeps real positions unchanged
+                input_ids[b, : len(ids)] = torch.tensor(ids)
+                mask[b, : len(ids)] = 1
+            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            for b, (_, first, targets) in enumerate(batch):
+                # Log-softmax only where a continuation token is predicted, not over the whole sequence.
+                picked = logits[b, first:first + len(targets)].float().log_softmax(-1)
+                value = picked.gather(-1, torch.tensor(targets, device=picked.device)[:, None]).sum()
+                out[order[start + b]] = float(value)
+        return out
+
+    # -- generation ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+        outputs = [""] * len(requests)
+        encoded = [self._encode(self._format(req.prompt)) for req in requests]
+        order = sorted(range(len(requests)), key=lambda i: -len(encoded[i]))
+        # Requests in one batch share max_out_len and stop strings (they come from one dataset).
+        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+        for i in order:
+            groups.setdefault((requests[i].max_out_len, requests[i].stop + tuple(self.cfg.stop)), []).append(i)
+        for (max_new, stop), members in groups.items():
+            for start in range(0, len(members), self.cfg.batch_size):
+                idx = members[start:start + self.cfg.batch_size]
+                texts = self._generate_batch([encoded[i] for i in idx], max_new, stop)
+                for i, text in zip(idx, texts):
+                    outputs[i] = text
+        return outputs
+
+    def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...]) -> list[str]:
+        keep = max(1, self.cfg.max_seq_len - max_new)
+        prompts = [p[-keep:] for p in prompts]
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for b, p in enumerate(prompts):  # left padding: every row's next token is at the same column
+            input_ids[b, width - len(p):] = torch.tensor(p)
+            mask[b, width - len(p):] = 1
+        criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, width, stop)]) if stop else None
+        generated = self.model.generate(
+            input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), max_new_tokens=max_new,
+            do_sample=False, pad_token_id=pad, stopping_criteria=criteria,
+            **{"temperature": None, "top_p": None, "top_k": None, **self.cfg.generation_kwargs},
+        )
+        texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+        return [cut_at_stop(t, stop) for t in texts]
+
+
+class _StopStrings(StoppingCriteria):
+    """Per-row stop: a row is done once its new text contains a stop string."""
+
+    def __init__(self, tokenizer, prompt_width: int, stop: tuple[str, ...]):
+        self.tokenizer, self.prompt_width, self.stop = tokenizer, prompt_width, stop
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)

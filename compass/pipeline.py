@@ -1,0 +1,143 @@
+"""The whole flow of ``compass run``: config → plan → run (infer → evaluate) → summarize.
+
+Each stage leaves plain files in the run directory (see ``compass.store``), so any stage can be
+re-run from what the earlier one wrote: ``-r`` resumes inference where it stopped, and a changed
+evaluator or summarizer re-scores without a model call.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from compass import preflight
+from compass.config import Config, load_config
+from compass.errors import TaskFailed
+from compass.plan import Task, infer_hash, plan
+from compass.runners.local import Job, Outcome, python_module, run_jobs
+from compass.store import RunDir, count_lines, read_json, write_text_atomic
+from compass.summarize import tables
+
+
+@dataclass
+class RunOptions:
+    resume: str | None = None  # "latest" or a timestamp
+    dry_run: bool = False
+    work_dir: str | None = None
+    max_workers: int | None = None
+    retry: int | None = None
+    mode: str = "all"  # all | infer | eval | summarize
+    failures: list[Outcome] = field(default_factory=list)
+
+
+def run(config_file: str, opts: RunOptions) -> RunDir | None:
+    cfg = load_config(config_file)                                   # 1. config
+    tasks = plan(cfg)                                                # 2. plan
+    if opts.dry_run:
+        print(describe_plan(cfg, tasks))
+        return None
+    counts = preflight.check(cfg)                                    # 3. weights and data exist
+    run_dir = open_run_dir(cfg, opts)
+    for task in tasks:
+        write_text_atomic(run_dir.task_file(task.id), task.to_json())
+    if opts.mode in ("all", "infer"):                                # 4. inference
+        todo = [t for t in tasks if not predictions_complete(run_dir, t)]
+        opts.failures += run_stage(cfg, opts, run_dir, todo, "infer", counts)
+    if opts.mode in ("all", "eval"):                                 # 5. evaluation
+        failed = {o.job.id for o in opts.failures}
+        opts.failures += run_stage(cfg, opts, run_dir, [t for t in tasks if t.id not in failed], "eval", counts)
+    table = tables.collect(run_dir, [m.abbr for m in cfg.models],    # 6. summary
+                           [d.abbr for d in cfg.datasets], cfg.summarizer)
+    out = tables.write_summaries(run_dir, table)
+    print(tables.to_text(table) + f"\nrun directory: {run_dir.root}\nsummary: {out}/summary.{{txt,csv,md}}")
+    if opts.failures:
+        raise TaskFailed(failure_report(opts.failures))
+    return run_dir
+
+
+def open_run_dir(cfg: Config, opts: RunOptions) -> RunDir:
+    work_dir = Path(opts.work_dir or cfg.work_dir or "outputs")
+    if opts.resume:
+        run_dir = RunDir.resume(work_dir, cfg.name, None if opts.resume == "latest" else opts.resume)
+    else:
+        run_dir = RunDir.create(work_dir, cfg.name)
+    (run_dir.root / "configs").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cfg.file, run_dir.root / "configs" / Path(cfg.file).name)
+    write_text_atomic(run_dir.root / "configs" / "resolved.json",
+                      json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    return run_dir
+
+
+def predictions_complete(run_dir: RunDir, task: Task) -> bool:
+    for ds in task.datasets:
+        meta = run_dir.prediction_meta(task.model.abbr, ds.abbr)
+        if not meta.exists():
+            return False
+        info = read_json(meta)
+        if not info.get("complete") or info.get("infer_hash") != infer_hash(task.model, ds):
+            return False
+    return True
+
+
+def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task], stage: str,
+              counts: dict[str, int]) -> list[Outcome]:
+    if not tasks:
+        return []
+    module = {"infer": "compass.tasks.infer", "eval": "compass.tasks.evaluate"}[stage]
+    jobs = [Job(t.id, python_module(module, str(run_dir.task_file(t.id))), run_dir.log(stage, t.id),
+                t.model.run_cfg.num_gpus if stage == "infer" else 0) for t in tasks]
+    from tqdm import tqdm
+
+    if stage == "infer":
+        files = [run_dir.predictions(t.model.abbr, d.abbr) for t in tasks for d in t.datasets]
+        total = sum(counts[d.abbr] for t in tasks for d in t.datasets)
+        bar = tqdm(total=total, initial=sum(count_lines(f) for f in files), desc="inference (samples)",
+                   file=sys.stderr, mininterval=0.5)
+
+        def tick() -> None:
+            done = min(total, sum(count_lines(f) for f in files))
+            if done > bar.n:
+                bar.update(done - bar.n)
+    else:
+        bar = tqdm(total=len(jobs), desc="evaluation (tasks)", file=sys.stderr)
+
+        def tick() -> None:
+            done = sum(1 for t in tasks if all(run_dir.result(t.model.abbr, d.abbr).exists() for d in t.datasets))
+            if done > bar.n:
+                bar.update(done - bar.n)
+    try:
+        outcomes = run_jobs(jobs, max_workers=opts.max_workers or cfg.runner.max_num_workers,
+                            retry=cfg.runner.retry if opts.retry is None else opts.retry, on_tick=tick)
+    finally:
+        bar.close()
+    return [o for o in outcomes if not o.ok]
+
+
+def failure_report(failures: list[Outcome]) -> str:
+    lines = [f"{len(failures)} task(s) failed:"]
+    for o in failures:
+        lines.append(f"  {o.job.id} (exit {o.returncode}, {o.attempts} attempt(s)): {o.error}  [log: {o.job.log}]")
+    return "\n".join(lines)
+
+
+def describe_plan(cfg: Config, tasks: list[Task]) -> str:
+    lines = [f"config {cfg.file}: {len(cfg.models)} model(s) × {len(cfg.datasets)} dataset(s) → {len(tasks)} task(s)"]
+    for t in tasks:
+        lines.append(f"  task {t.id}: model {t.model.abbr} ({t.model.path}), "
+                     f"{len(t.datasets)} dataset(s): {', '.join(d.abbr for d in t.datasets)}")
+    return "\n".join(lines)
+
+
+def report(run_path: Path) -> None:
+    """Rewrite a finished run's summaries from its result files (no model call, no re-scoring)."""
+    from compass.config import Config
+    from compass.schema import from_dict
+
+    resolved = run_path / "configs" / "resolved.json"
+    cfg = from_dict(Config, read_json(resolved), str(resolved))
+    run_dir = RunDir(run_path)
+    table = tables.collect(run_dir, [m.abbr for m in cfg.models], [d.abbr for d in cfg.datasets], cfg.summarizer)
+    out = tables.write_summaries(run_dir, table)
+    print(tables.to_text(table) + f"\nsummary: {out}/summary.{{txt,csv,md}}")

@@ -1,0 +1,53 @@
+"""Models × datasets → Task values: what each worker process runs, serialisable to JSON."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from compass.config import Config, DatasetConfig, ModelConfig, stable_hash
+from compass.schema import from_dict
+
+# Model keys that change how fast predictions come, never what they are (batch-size invariance).
+_SPEED_ONLY = {"batch_size": 0, "run_cfg": None, "device": ""}
+
+
+@dataclass
+class Task:
+    """One model and the datasets it serves: a worker loads the model once for all of them."""
+
+    id: str
+    model: ModelConfig
+    datasets: list[DatasetConfig]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=_type_name)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Task":
+        return from_dict(cls, json.loads(Path(path).read_text()), str(path))
+
+
+def _type_name(value):
+    return getattr(value, "__name__", str(value))
+
+
+def infer_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
+    """Everything that determines the predictions; evaluation and speed settings are left out."""
+    return stable_hash(replace(model, **_SPEED_ONLY), replace(dataset, eval_cfg=None))
+
+
+def config_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
+    return stable_hash(replace(model, **_SPEED_ONLY), dataset)
+
+
+def safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def plan(cfg: Config) -> list[Task]:
+    """The tasks of a run, as the configured partitioner splits them."""
+    from compass.partitioners import naive
+
+    return naive.partition(cfg)

@@ -1,0 +1,63 @@
+"""Checks before any worker starts: every model's weights and every dataset can be found.
+
+Failing here costs a second; failing inside a worker costs a model load and a log to read.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from compass import datasets
+from compass.config import Config, ModelConfig
+from compass.errors import CompassError
+
+
+def check_model(model: ModelConfig, where: str) -> None:
+    path = Path(model.path)
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise CompassError(f"{where}.path: {model.path} has no config.json (not a Hugging Face model directory)")
+        return
+    if model.path.startswith((".", "/", "~")):
+        raise CompassError(f"{where}.path: {model.path} does not exist")
+    if _in_hub_cache(model.path):
+        return
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    reason = "HF_HUB_OFFLINE is set" if offline else _hub_unreachable(model.path)
+    if reason:
+        raise CompassError(f"{where}.path: weights for {model.path!r} are not available: not a local directory, "
+                           f"not in the Hugging Face cache, and cannot be downloaded ({reason})")
+
+
+def _in_hub_cache(repo: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+    except Exception:
+        return False
+
+
+def _hub_unreachable(repo: str) -> str | None:
+    """None when the hub answers for ``repo``; otherwise a short reason."""
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().model_info(repo, timeout=10)
+        return None
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
+
+
+def check(cfg: Config) -> dict[str, int]:
+    """Sample counts per dataset abbr; raises a one-line error for the first problem found."""
+    for i, model in enumerate(cfg.models):
+        check_model(model, f"{cfg.file}: models[{i}] ({model.abbr})")
+    counts = {}
+    for i, ds in enumerate(cfg.datasets):
+        try:
+            counts[ds.abbr] = len(datasets.load(ds).test)
+        except CompassError as exc:
+            raise CompassError(f"datasets[{i}] ({ds.abbr}): {exc}") from None
+    return counts

@@ -1,0 +1,132 @@
+"""Local runner: each job is its own subprocess, N at a time, with GPUs handed out per job.
+
+A job that fails is retried (except exit code 2, bad input, which would fail the same way again);
+its log keeps every attempt, and the outcome carries the job's own last error line.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from compass.tasks.worker import EXIT_BAD_INPUT
+
+
+@dataclass
+class Job:
+    id: str
+    argv: list[str]
+    log: Path
+    num_gpus: int = 0
+
+
+@dataclass
+class Outcome:
+    job: Job
+    returncode: int
+    attempts: int
+    error: str = ""  # the job's last error line, for the console
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class _Running:
+    job: Job
+    proc: subprocess.Popen
+    gpus: list[str]
+    attempt: int
+    log_file: object = field(repr=False)
+
+
+def visible_gpus() -> list[str]:
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g for g in env.split(",") if g.strip()]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU")]
+
+
+def last_error_line(log: Path) -> str:
+    """The most telling line of a failed job's log: its error, not a progress bar."""
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except FileNotFoundError:
+        return "no log written"
+    for line in reversed(lines[-200:]):
+        if line.startswith("compass: error:") or re.match(r"^[\w.]*(Error|Exception|Interrupt)\b", line):
+            return line
+    for line in reversed(lines[-200:]):
+        if not line.startswith("===") and "it/s]" not in line and "s/it]" not in line:
+            return line
+    return "no output"
+
+
+def run_jobs(jobs: list[Job], *, max_workers: int = 1, retry: int = 1,
+             on_tick: Callable[[], None] | None = None, poll_s: float = 0.2) -> list[Outcome]:
+    gpus_free = visible_gpus()
+    total_gpus = len(gpus_free)
+    queue = [(job, 1) for job in jobs]
+    running: list[_Running] = []
+    outcomes: dict[str, Outcome] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < max_workers:
+                job, attempt = queue[0]
+                if job.num_gpus > total_gpus:
+                    queue.pop(0)
+                    outcomes[job.id] = Outcome(job, EXIT_BAD_INPUT, 0,
+                                               f"needs {job.num_gpus} GPUs, this machine has {total_gpus}")
+                    continue
+                if job.num_gpus > len(gpus_free):
+                    break  # wait for a running job to free its GPUs
+                queue.pop(0)
+                gpus, gpus_free = gpus_free[: job.num_gpus], gpus_free[job.num_gpus:]
+                running.append(_start(job, gpus, attempt))
+            time.sleep(poll_s)
+            if on_tick:
+                on_tick()
+            for r in [r for r in running if r.proc.poll() is not None]:
+                running.remove(r)
+                r.log_file.close()
+                gpus_free += r.gpus
+                code = r.proc.returncode
+                if code != 0 and code != EXIT_BAD_INPUT and r.attempt <= retry:
+                    queue.append((r.job, r.attempt + 1))
+                    continue
+                outcomes[r.job.id] = Outcome(r.job, code, r.attempt, "" if code == 0 else last_error_line(r.job.log))
+    finally:
+        for r in running:  # interrupted: leave no orphan workers behind
+            r.proc.kill()
+            r.proc.wait()
+            r.log_file.close()
+    if on_tick:
+        on_tick()
+    return [outcomes[job.id] for job in jobs]
+
+
+def _start(job: Job, gpus: list[str], attempt: int) -> _Running:
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    log_file = job.log.open("a", encoding="utf-8")
+    log_file.write(f"=== attempt {attempt}: {' '.join(job.argv)} ===\n")
+    log_file.flush()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus)}
+    proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    return _Running(job, proc, gpus, attempt, log_file)
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]

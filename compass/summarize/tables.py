@@ -1,0 +1,101 @@
+"""Leaderboard tables from result files: datasets (and groups) × models, each score with its 95% CI."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from compass.config import SummarizerCfg
+from compass.store import RunDir, read_json, write_text_atomic
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float  # a fraction in [0, 1]
+    lo: float
+    hi: float
+    n: int
+
+    def text(self) -> str:
+        return f"{100 * self.value:.2f} [{100 * self.lo:.1f}, {100 * self.hi:.1f}]"
+
+
+@dataclass
+class Table:
+    models: list[str]
+    rows: list[tuple[str, str, dict[str, Cell | None]]]  # (dataset or group, metric, model -> cell)
+
+
+def _group_cell(cells: list[Cell], weights: list[float]) -> Cell:
+    """Weighted mean of independent subset scores; its CI from the summed binomial variances."""
+    total = sum(weights)
+    value = sum(w * c.value for w, c in zip(weights, cells)) / total
+    var = sum((w / total) ** 2 * c.value * (1 - c.value) / max(c.n, 1) for w, c in zip(weights, cells))
+    half = 1.959963984540054 * math.sqrt(var)
+    return Cell(value, max(0.0, value - half), min(1.0, value + half), sum(c.n for c in cells))
+
+
+def collect(run_dir: RunDir, models: list[str], datasets: list[str], summarizer: SummarizerCfg) -> Table:
+    cells: dict[tuple[str, str], Cell] = {}
+    for model in models:
+        for ds in datasets:
+            path = run_dir.result(model, ds)
+            if path.exists():
+                r = read_json(path)
+                lo, hi = r["ci95"]["accuracy"]
+                cells[(ds, model)] = Cell(r["metrics"]["accuracy"], lo, hi, r["n"])
+    order = summarizer.dataset_abbrs or datasets
+    rows = [(ds, "accuracy", {m: cells.get((ds, m)) for m in models}) for ds in order if ds in datasets]
+    for group in summarizer.summary_groups:
+        weights = group.weights or [1.0] * len(group.subsets)
+        row = {}
+        for m in models:
+            members = [cells.get((s, m)) for s in group.subsets]
+            row[m] = _group_cell(members, weights) if all(members) else None  # type: ignore[arg-type]
+        rows.append((group.name, "accuracy (avg)" if not group.weights else "accuracy (weighted avg)", row))
+    return Table(models, rows)
+
+
+def _grid(table: Table) -> list[list[str]]:
+    header = ["dataset", "metric", *table.models]
+    body = [[name, metric, *(c.text() if c else "-" for c in (row[m] for m in table.models))]
+            for name, metric, row in table.rows]
+    return [header, *body]
+
+
+def to_text(table: Table) -> str:
+    grid = _grid(table)
+    widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in grid]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(table: Table) -> str:
+    grid = _grid(table)
+    lines = ["| " + " | ".join(grid[0]) + " |", "|" + "|".join("---" for _ in grid[0]) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in grid[1:]]
+    return "\n".join(lines) + "\n\nScores are accuracy in %, with 95% confidence intervals in brackets.\n"
+
+
+def to_csv(table: Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["dataset", "metric", *(f"{m}{suffix}" for m in table.models for suffix in ("", "_ci_lo", "_ci_hi"))])
+    for name, metric, row in table.rows:
+        values = []
+        for m in table.models:
+            c = row[m]
+            values += [f"{100 * c.value:.2f}", f"{100 * c.lo:.2f}", f"{100 * c.hi:.2f}"] if c else ["", "", ""]
+        writer.writerow([name, metric, *values])
+    return out.getvalue()
+
+
+def write_summaries(run_dir: RunDir, table: Table) -> Path:
+    out = run_dir.summary_dir
+    write_text_atomic(out / "summary.txt", to_text(table))
+    write_text_atomic(out / "summary.md", to_markdown(table))
+    write_text_atomic(out / "summary.csv", to_csv(table))
+    return out

@@ -1,0 +1,12 @@
+"""Regenerate the demo's mini datasets (synthetic, in the official MMLU and GSM8K layouts).
+
+    python examples/make_demo_data.py
+"""
+from pathlib import Path
+
+from compass.datasets.synthetic import write_gsm8k, write_mmlu
+
+HERE = Path(__file__).parent
+write_mmlu(HERE / "data" / "mmlu-mini", n_dev=5, n_val=5, n_test=25)
+write_gsm8k(HERE / "data" / "gsm8k-mini", n_train=8, n_test=40)
+print("wrote", HERE / "data")

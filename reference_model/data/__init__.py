@@ -1,0 +1,1 @@
+"""Pretraining data pipeline: sources -> format -> clean -> dedup -> safety -> quality -> pack."""

@@ -1,0 +1,135 @@
+"""Vectorised MinHash + LSH banding in numpy (our backend; ``datasketch`` is the other).
+
+Shingles are word n-grams hashed to 32 bits; permutation i is the multiply-add-shift hash
+h_i(x) = ((a_i * x + b_i) mod 2**64) >> 32 with random 64-bit a_i (odd), b_i, which is
+2-universal for 32-bit keys and needs only wrapping uint64 arithmetic, so numpy computes all
+permutations of a whole batch of documents in one broadcasted product.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_trapz = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 only has trapz
+
+
+def shingle_keys(text: str, n: int) -> np.ndarray:
+    """Distinct 32-bit keys of the word n-grams of ``text`` (the whole text if shorter than n)."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    ids = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    m = max(len(ids) - n + 1, 1)
+    h = np.zeros(m, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(min(n, len(ids))):
+            h = h * _MIX + ids[j:j + m]
+        h ^= h >> np.uint64(32)
+    return np.unique(h & np.uint64(0xFFFFFFFF))
+
+
+def shingle_bytes(text: str, n: int) -> list[bytes]:
+    """The same shingles as byte strings, for datasketch's ``update_batch``."""
+    return [int(k).to_bytes(4, "little") for k in shingle_keys(text, n)]
+
+
+class MinHasher:
+    def __init__(self, num_perm: int = 128, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        self.num_perm = num_perm
+        self.a = (rng.integers(0, 2**63, num_perm, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
+        self.b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+
+    def signatures(self, keys: list[np.ndarray], chunk: int = 1 << 16) -> np.ndarray:
+        """(n_docs, num_perm) uint32 signatures; a doc with no shingles gets all 0xFFFFFFFF."""
+        sig = np.full((len(keys), self.num_perm), 0xFFFFFFFF, dtype=np.uint32)
+        nonempty = [i for i, k in enumerate(keys) if len(k)]
+        if not nonempty:
+            return sig
+        flat = np.concatenate([keys[i] for i in nonempty])
+        starts = np.cumsum([0] + [len(keys[i]) for i in nonempty[:-1]])
+        mins = np.empty((len(nonempty), self.num_perm), dtype=np.uint32)
+        # Process documents in groups whose shingles fit in one chunk to bound memory.
+        g0 = 0
+        while g0 < len(nonempty):
+            g1 = g0 + 1
+            while g1 < len(nonempty) and starts[g1] - starts[g0] < chunk:
+                g1 += 1
+            lo = starts[g0]
+            hi = starts[g1] if g1 < len(nonempty) else len(flat)
+            with np.errstate(over="ignore"):
+                hv = ((self.a[:, None] * flat[None, lo:hi] + self.b[:, None]) >> np.uint64(32)).astype(np.uint32)
+            mins[g0:g1] = np.minimum.reduceat(hv, starts[g0:g1] - lo, axis=1).T
+            g0 = g1
+        sig[nonempty] = mins
+        return sig
+
+
+def _prob_collide(s: np.ndarray, b: int, r: int) -> np.ndarray:
+    return 1 - (1 - s ** r) ** b
+
+
+def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
+    """Bands b and rows r (b * r <= num_perm) minimising weighted false-positive + false-negative area."""
+    best, best_err = (1, num_perm), float("inf")
+    lo, hi = np.linspace(0, threshold, 200), np.linspace(threshold, 1, 200)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = _trapz(_prob_collide(lo, b, r), lo)
+            fn = _trapz(1 - _prob_collide(hi, b, r), hi)
+            err = fp_weight * fp + fn_weight * fn
+            if err < best_err:
+                best, best_err = (b, r), err
+    return best
+
+
+def _band_keys(sig: np.ndarray, band: int, r: int) -> np.ndarray:
+    rows = sig[:, band * r:(band + 1) * r].astype(np.uint64)
+    mult = np.uint64(0x100000001B3)
+    h = np.full(len(sig), np.uint64(0xCBF29CE484222325))
+    with np.errstate(over="ignore"):
+        for j in range(r):
+            h = (h ^ rows[:, j]) * mult
+    return h
+
+
+def near_duplicate_of(sig: np.ndarray, threshold: float, bands: int, rows: int,
+                      valid: np.ndarray | None = None, max_bucket_pairs: int = 64) -> np.ndarray:
+    """For each doc, the index of the earliest doc in its near-duplicate cluster (itself if none).
+
+    Candidates share a band bucket; a pair counts only if its estimated Jaccard (share of equal
+    signature slots) is >= threshold. Clusters are closed transitively with union-find.
+    """
+    n = len(sig)
+    parent = np.arange(n)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    valid = np.ones(n, bool) if valid is None else valid
+    idx_valid = np.flatnonzero(valid)
+    for band in range(bands):
+        keys = _band_keys(sig[idx_valid], band, rows)
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        bounds = np.flatnonzero(np.diff(sk)) + 1
+        for group in np.split(order, bounds):
+            if len(group) < 2:
+                continue
+            members = idx_valid[group]
+            for pos in range(1, len(members)):
+                # Compare with earlier members (all of them for small buckets, the first few otherwise).
+                for prev in members[:min(pos, max_bucket_pairs)]:
+                    if np.mean(sig[members[pos]] == sig[prev]) >= threshold:
+                        ra, rb = find(members[pos]), find(prev)
+                        if ra != rb:
+                            parent[max(ra, rb)] = min(ra, rb)
+                        break
+    return np.array([find(i) for i in range(n)])

@@ -1,0 +1,124 @@
+"""``refmodel data``: run every stage, write per-stage reports and the corpus manifest.
+
+Output directory layout::
+
+    stages/<stage>.json            counts in/out, drop reasons, counters, seconds
+    stages/<stage>.rejected.jsonl  one line per dropped doc: id, source, reason
+    docs.jsonl                     the final documents (id, text, source, lang, meta)
+    tokenizer/                     trained here unless a tokenizer was given
+    shards/{train,val}_NNNNN.bin   packed tokens
+    manifest.json                  sources, per-stage counts, document hashes, tokenizer, shards
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .. import tokenizer as tok_mod
+from .clean import CleanConfig, clean
+from .dedup import DedupConfig, dedup
+from .pack import PackConfig, pack
+from .quality import QualityConfig, quality
+from .records import Doc, StageReport, StageResult
+from .safety import SafetyConfig, safety
+from .sources import SourceSpec, load_sources
+
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class DataConfig:
+    sources: list[SourceSpec] = field(default_factory=lambda: [SourceSpec("synthetic"), SourceSpec("stdlib")])
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    pack: PackConfig = field(default_factory=PackConfig)
+    tokenizer: str = ""          # existing HF tokenizer dir; empty: train one on the final docs
+    tokenizer_vocab: int = 2048  # target vocab when training one
+    write_rejected: bool = True
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def _unique_ids(docs: list[Doc]) -> None:
+    seen: dict[str, int] = {}
+    for d in docs:
+        n = seen.get(d.id, 0)
+        seen[d.id] = n + 1
+        if n:
+            d.id = f"{d.id}#{n}"
+
+
+def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
+    out = Path(out_dir)
+    (out / "stages").mkdir(parents=True, exist_ok=True)
+    t_start = time.time()
+    reports: list[StageReport] = []
+
+    load_report = StageReport("format")
+    t0 = time.perf_counter()
+    docs = load_sources(cfg.sources, load_report)
+    _unique_ids(docs)
+    load_report.seconds = time.perf_counter() - t0
+    reports.append(load_report)
+    log(f"[format] {len(docs)} docs from {len(cfg.sources)} source(s)")
+
+    def record(result: StageResult) -> list[Doc]:
+        rep = result.report
+        reports.append(rep)
+        (out / "stages" / f"{rep.stage}.json").write_text(json.dumps(rep.to_json(), indent=2))
+        if cfg.write_rejected:
+            _write_jsonl(out / "stages" / f"{rep.stage}.rejected.jsonl",
+                         ({"id": d.id, "source": d.source, "reason": r} for d, r in result.rejected))
+        log(f"[{rep.stage}] {rep.n_in} -> {rep.n_out}  dropped {dict(rep.dropped)}")
+        return result.kept
+
+    (out / "stages" / "format.json").write_text(json.dumps(load_report.to_json(), indent=2))
+    docs = record(clean(docs, cfg.clean))
+    docs = record(dedup(docs, cfg.dedup))
+    docs = record(safety(docs, cfg.safety))
+    docs = record(quality(docs, cfg.quality))
+    _write_jsonl(out / "docs.jsonl", (d.to_json() for d in docs))
+
+    tok_dir = Path(cfg.tokenizer) if cfg.tokenizer else out / "tokenizer"
+    if not cfg.tokenizer:
+        tok_mod.train_tokenizer((d.text for d in docs), tok_dir, tok_mod.TokenizerConfig(vocab_size=cfg.tokenizer_vocab))
+        log(f"[tokenizer] trained -> {tok_dir}")
+    tokenizer = tok_mod.load(tok_dir)
+    shards, doc_tokens, pack_report = pack(docs, tokenizer, out / "shards", cfg.pack)
+    reports.append(pack_report)
+    (out / "stages" / "pack.json").write_text(json.dumps(pack_report.to_json(), indent=2))
+    log(f"[pack] {pack_report.counters['train_tokens']} train / {pack_report.counters['val_tokens']} val tokens "
+        f"in {len(shards)} shard(s)")
+
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "created_unix": int(t_start),
+        "seconds": round(time.time() - t_start, 2),
+        "config": asdict(cfg),
+        "sources": [{"name": s.name, "type": s.type, "path": s.path,
+                     "n_docs": load_report.counters.get(f"source:{s.name}", 0)} for s in cfg.sources],
+        "stages": [r.to_json() for r in reports],
+        "tokenizer": {"path": str(tok_dir.resolve()), "sha256": tok_mod.fingerprint(tok_dir),
+                      "vocab_size": tokenizer.get_vocab_size()},
+        "shards": [asdict(s) for s in shards],
+        "totals": {"docs": len(docs), "tokens": sum(s.n_tokens for s in shards),
+                   "train_tokens": sum(s.n_tokens for s in shards if s.split == "train"),
+                   "val_tokens": sum(s.n_tokens for s in shards if s.split == "val")},
+        # Contamination checks hash benchmark items the same way and look them up here.
+        "documents": [{"id": d.id, "source": d.source, "sha256": d.sha256, "n_tokens": doc_tokens.get(d.id, 0)}
+                      for d in docs],
+    }
+    tmp = out / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(out / "manifest.json")
+    return manifest

@@ -1,0 +1,204 @@
+"""Offline sources -> formatted ``Doc`` records.
+
+Readers never raise on bad input: an unreadable or ill-encoded file is skipped and counted under
+a reason, so one broken file cannot sink a long run.
+"""
+from __future__ import annotations
+
+import ast
+import glob
+import json
+import random
+import re
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .lang import guess_lang
+from .records import Doc, StageReport
+
+SOURCE_TYPES = ("synthetic", "stdlib", "jsonl", "text")
+TEXT_SUFFIXES = {".txt", ".md", ".rst"}
+
+
+@dataclass
+class SourceSpec:
+    type: str
+    name: str = ""            # label stored in Doc.source; defaults to the type
+    path: str = ""            # jsonl/text: a file, a directory (recursive) or a glob
+    text_key: str = "text"    # jsonl: field holding the text
+    options: dict = field(default_factory=dict)  # type-specific knobs, see the readers below
+
+    def __post_init__(self):
+        if self.type not in SOURCE_TYPES:
+            raise ValueError(f"source type {self.type!r} is not one of {', '.join(SOURCE_TYPES)}")
+        self.name = self.name or self.type
+
+
+def _doc(spec: SourceSpec, key: str, text: str, lang: str | None = None, **meta) -> Doc:
+    return Doc(id=f"{spec.name}/{key}", text=text, source=spec.name,
+               lang=lang or guess_lang(text), meta=meta)
+
+
+# -- synthetic: the suite's own benchmark generators (train split only) ---------------------------
+
+def _mc_block(item) -> str:
+    opts = "\n".join(f"{letter}. {choice}" for letter, choice in zip("ABCD", item.choices))
+    return f"{item.question}\n{opts}\nAnswer: {item.answer}"
+
+
+def _up_to(make, n: int, report: StageReport, what: str) -> list:
+    """Up to ``n`` items: small template spaces (e.g. 280 train countries) hold fewer than asked."""
+    while n > 0:
+        try:
+            return make(n)
+        except ValueError as e:
+            m = re.search(r"only (\d+)", str(e))
+            fewer = int(m.group(1)) if m and int(m.group(1)) < n else n // 2
+            report.counters[f"synthetic_capped:{what}"] = fewer
+            n = fewer
+    return []
+
+
+def read_synthetic(spec: SourceSpec, report: StageReport) -> list[Doc]:
+    from compass.datasets import synthetic as syn  # reference_model may import compass, never the reverse
+
+    o = {"mmlu_per_subject": 300, "gsm8k": 2000, "facts_repeats": 3, "items_per_doc": 4, "seed": 0,
+         **spec.options}
+    rng = random.Random(o["seed"])
+    docs: list[Doc] = []
+    for subject in syn.MMLU_SUBJECTS:
+        items = _up_to(lambda n: syn.mmlu_items(subject, "train", n, seed=o["seed"]),
+                       o["mmlu_per_subject"], report, subject)
+        title = subject.replace("_", " ")
+        for i in range(0, len(items), o["items_per_doc"]):
+            blocks = [_mc_block(it) for it in items[i:i + o["items_per_doc"]]]
+            head = f"The following are multiple choice questions (with answers) about {title}.\n\n"
+            docs.append(_doc(spec, f"mmlu/{subject}/{i}", head + "\n\n".join(blocks), "en",
+                             kind="mmlu", subject=subject))
+    rows = _up_to(lambda n: syn.gsm8k_items("train", n, seed=o["seed"]), o["gsm8k"], report, "gsm8k")
+    for i in range(0, len(rows), o["items_per_doc"]):
+        blocks = []
+        for r in rows[i:i + o["items_per_doc"]]:
+            cue = "Let's think step by step\n" if rng.random() < 0.5 else ""
+            blocks.append(f"Question: {r['question']}\n{cue}Answer: {r['answer']}")
+        docs.append(_doc(spec, f"gsm8k/{i}", "\n\n".join(blocks), "en", kind="gsm8k"))
+    facts = syn.facts_corpus(seed=o["seed"])
+    # Knowledge is only extractable when seen in several phrasings and orders (Allen-Zhu & Li,
+    # "Physics of LMs 3.1"), so the fact sentences are also restated as short Q/A lines.
+    for rep in range(o["facts_repeats"]):
+        order = facts[:]
+        rng.shuffle(order)
+        for j in range(0, len(order), 8):
+            lines = []
+            for fact in order[j:j + 8]:
+                country, capital = fact[len("The capital of "):-1].split(" is ")
+                lines.append(rng.choice([fact, f"{capital} is the capital of {country}.",
+                                         f"Q: What is the capital of {country}?\nA: {capital}"]))
+            docs.append(_doc(spec, f"facts/{rep}/{j}", "\n".join(lines), "en", kind="facts"))
+    report.counters["synthetic_docs"] += len(docs)
+    return docs
+
+
+# -- Python standard library sources / docstrings on this machine --------------------------------
+
+def read_stdlib(spec: SourceSpec, report: StageReport) -> list[Doc]:
+    o = {"max_files": 200, "mode": "docstrings", "root": sysconfig.get_paths()["stdlib"], **spec.options}
+    files = [p for p in sorted(Path(o["root"]).rglob("*.py"))
+             if not any(part in ("test", "tests", "idlelib", "site-packages") for part in p.parts)]
+    docs = []
+    for path in files[: o["max_files"]]:
+        text = _read_text(path, report)
+        if text is None:
+            continue
+        rel = str(path.relative_to(o["root"]))
+        if o["mode"] == "source":
+            docs.append(_doc(spec, rel, text, "code", path=rel))
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            report.counters["skipped_file:syntax_error"] += 1
+            continue
+        parts = []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                ds = ast.get_docstring(node)
+                if ds and len(ds) > 40:
+                    parts.append(ds.strip())
+        if parts:
+            docs.append(_doc(spec, rel, "\n\n".join(parts), path=rel))
+    return docs
+
+
+# -- user files ----------------------------------------------------------------------------------
+
+def _expand(path: str, suffixes: set[str]) -> list[Path]:
+    p = Path(path)
+    if p.is_dir():
+        return sorted(q for q in p.rglob("*") if q.is_file() and q.suffix in suffixes)
+    if any(ch in path for ch in "*?["):
+        return sorted(Path(q) for q in glob.glob(path, recursive=True))
+    return [p]
+
+
+def _read_text(path: Path, report: StageReport) -> str | None:
+    """Strict UTF-8 read; failures are counted as ``skipped_file:<reason>``, never raised."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        report.counters[f"skipped_file:unreadable:{type(e).__name__}"] += 1
+        report.counters["skipped_files"] += 1
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        report.counters["skipped_file:bad_encoding"] += 1
+        report.counters["skipped_files"] += 1
+        return None
+
+
+def read_text_files(spec: SourceSpec, report: StageReport) -> list[Doc]:
+    docs = []
+    for path in _expand(spec.path, TEXT_SUFFIXES):
+        text = _read_text(path, report)
+        if text is not None:
+            docs.append(_doc(spec, path.name, text, path=str(path)))
+    return docs
+
+
+def read_jsonl(spec: SourceSpec, report: StageReport) -> list[Doc]:
+    docs = []
+    for path in _expand(spec.path, {".jsonl"}):
+        text = _read_text(path, report)
+        if text is None:
+            continue
+        for n, line in enumerate(text.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                body = row[spec.text_key]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                report.counters["skipped_line:bad_json_or_missing_key"] += 1
+                continue
+            if not isinstance(body, str):
+                report.counters["skipped_line:text_not_a_string"] += 1
+                continue
+            meta = {k: v for k, v in row.items() if k not in (spec.text_key, "id", "lang")}
+            key = str(row.get("id", f"{path.name}:{n}"))
+            docs.append(_doc(spec, key, body, row.get("lang"), path=str(path), **meta))
+    return docs
+
+
+READERS = {"synthetic": read_synthetic, "stdlib": read_stdlib, "jsonl": read_jsonl, "text": read_text_files}
+
+
+def load_sources(specs: list[SourceSpec], report: StageReport) -> list[Doc]:
+    docs: list[Doc] = []
+    for spec in specs:
+        got = READERS[spec.type](spec, report)
+        report.counters[f"source:{spec.name}"] += len(got)
+        docs.extend(got)
+    report.n_in = report.n_out = len(docs)
+    return docs

@@ -1,0 +1,1 @@
+"""Training: pretraining (single process or torchrun DDP/FSDP), checkpoints, metrics."""
