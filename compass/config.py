@@ -262,7 +262,8 @@ def _read_python_config(path: Path) -> dict[str, Any]:
     try:
         cfg = MMConfig.fromfile(str(path))
     except SyntaxError as exc:
-        raise CompassError(f"{exc.filename or path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        where = exc.filename if exc.filename and not exc.filename.startswith("<") else path
+        raise CompassError(f"{where}:{exc.lineno}: syntax error: {exc.msg}") from None
     except (ImportError, ModuleNotFoundError) as exc:
         raise CompassError(f"{path}: import failed: {exc}") from None
     except Exception as exc:  # mmengine wraps user errors in many types

@@ -100,7 +100,7 @@ def _build_root(cfg: dict, libc) -> bool:
     _mount(libc, "tmpfs", new, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,mode=755")
     done: list[str] = []
     for path in (*_RO_PATHS, *cfg["python_dirs"]):
-        if not os.path.lexists(path) or any(path.startswith(d + "/") for d in done):
+        if not os.path.lexists(path) or any((path + "/").startswith(d + "/") for d in done):
             continue
         dst = new + path
         os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -168,7 +168,11 @@ def _exec_user(cfg: dict, libc, ns: bool, ids: tuple[int, int] | None, workdir: 
 
 def _children() -> list[int]:
     me, kids = str(os.getpid()), []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:  # namespace mode without /proc: the kernel still kills them with us
+        return kids
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[1] == me:
@@ -178,27 +182,35 @@ def _children() -> list[int]:
     return kids
 
 
+def _reap() -> bool:
+    """Collect zombies; False once no child at all is left."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+        return True
+    except ChildProcessError:
+        return False
+
+
 def _sweep(ids: tuple[int, int] | None) -> None:
     """Fallback mode has no pid namespace: kill everything the program left behind."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for _ in range(100):
-        if ids and (pid := os.fork()) == 0:  # as the throw-away uid, kill(-1) hits only its tree
-            try:
-                os.setgid(ids[1]), os.setuid(ids[0]), os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        kids = _children()  # we are a subreaper: orphans (daemons) are re-parented to us
-        for kid in kids:
+    for _ in range(200):
+        if ids:  # as the throw-away uid, kill(-1) hits exactly the program's processes
+            if (helper := os.fork()) == 0:
+                try:
+                    os.setgid(ids[1]), os.setuid(ids[0]), os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(helper, 0)
+        for kid in _children():  # we are a subreaper: orphans (daemons) are re-parented to us
             try:
                 os.kill(kid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        try:
-            while os.waitpid(-1, 0 if kids or ids else os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
-            if not kids:
-                return
+        if not _reap():
+            return
+        select.select([], [], [], 0.01)
 
 
 def _init(cfg: dict, libc, ns: bool, ids: tuple[int, int] | None, alive_r: int) -> None:
@@ -235,7 +247,8 @@ def _init(cfg: dict, libc, ns: bool, ids: tuple[int, int] | None, alive_r: int) 
             pass
         signal.setitimer(signal.ITIMER_REAL, 0)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = {"exit": os.waitstatus_to_exitcode(pid_st[1]), "cpu_s": ru.ru_utime + ru.ru_stime}
+        result = {"exit": os.waitstatus_to_exitcode(pid_st[1]), "cpu_s": ru.ru_utime + ru.ru_stime,
+                  "strays": len(_children()) if _reap() else 0}  # processes it left running
     except TimeoutError:
         result = {"timeout": True}
     except _Terminated:
@@ -250,7 +263,6 @@ def _launch() -> None:
     cfg = json.loads(sys.stdin.buffer.read())
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     root, ns, reason = os.geteuid() == 0, False, ""
     try:
         ids = (_pick_id("/proc/self/uid_map"), _pick_id("/proc/self/gid_map")) if root else None
@@ -275,6 +287,7 @@ def _launch() -> None:
         "network": "netns (loopback only)" if ns else "audit hook (best effort)",
         "filesystem": "mount ns + chroot to tmpfs" if ns else "audit hook (best effort)",
         "pid_namespace": ns, "uid": ids[0] if ids else os.getuid(), "fallback_reason": reason}
+    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)  # only now: it makes /proc/self/uid_map read-only
     alive_r, alive_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -391,6 +404,8 @@ def _classify(msgs: list[dict], overflow: bool, limits: SandboxLimits, rc: int |
     if res.get("terminated"):
         return "killed", None, "program killed the sandbox supervisor"
     code = res["exit"]
+    if code == 0 and res.get("strays"):  # background processes outlive a "passing" program
+        return "killed", 0, f"left {res['strays']} background process(es) running; killed"
     if code == 0:
         return "passed", 0, ""
     if code > 0:

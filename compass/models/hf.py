@@ -30,7 +30,7 @@ def _dtype(name: str, device: torch.device) -> torch.dtype:
 def _load(what: str, loader, path: str, **kwargs):
     try:
         return loader.from_pretrained(path, **kwargs)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # transformers raises either for missing files
         where = "is not a local directory" if not Path(path).exists() else "could not be read"
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise CompassError(f"model {path!r}: {what} not available ({path!r} {where}; "

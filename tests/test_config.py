@@ -1,0 +1,96 @@
+"""Bad configs end in exit code 2 and one line naming the file and the key."""
+from __future__ import annotations
+
+import pytest
+
+from compass.config import load_config
+from compass.errors import CompassError
+from conftest import compass, error_line, gsm8k_dataset, mmlu_dataset, write_config
+
+
+@pytest.fixture()
+def good(tmp_path, mini_data):
+    return dict(models=[dict(abbr="m", path=str(tmp_path / "model"))],
+                datasets=[mmlu_dataset(mini_data["mmlu"]), gsm8k_dataset(mini_data["gsm8k"])])
+
+
+def test_good_config_loads_with_canonical_types(tmp_path, good):
+    cfg = load_config(write_config(tmp_path / "ok.py", **good))
+    assert [d.type for d in cfg.datasets] == ["mmlu", "gsm8k"]
+    assert cfg.datasets[0].infer_cfg.inferencer.type == "loglikelihood"
+    assert cfg.datasets[0].infer_cfg.retriever.k == 2
+    assert cfg.models[0].batch_size == 8 and cfg.models[0].type == "hf"
+
+
+BAD = {
+    "unknown model key": (lambda g: g["models"][0].update(batchsize=4), "models[0].batchsize",
+                          "did you mean 'batch_size'"),
+    "wrong type": (lambda g: g["models"][0].update(batch_size="8"), "models[0].batch_size", "expected int"),
+    "missing path": (lambda g: g["models"][0].pop("path"), "models[0].path", "required key is missing"),
+    "unknown dataset type": (lambda g: g["datasets"][0].update(type="MMLUDatset"), "datasets[0].type",
+                             "did you mean 'MMLUDataset'"),
+    "nested wrong type": (lambda g: g["datasets"][1]["reader_cfg"].update(input_columns="question"),
+                          "datasets[1].reader_cfg.input_columns", "expected list of str"),
+    "unknown inferencer": (lambda g: g["datasets"][1]["infer_cfg"]["inferencer"].update(type="Beam"),
+                           "datasets[1].infer_cfg.inferencer.type", "unknown type 'Beam'"),
+    "bad test_range": (lambda g: g["datasets"][0]["reader_cfg"].update(test_range="0:10"),
+                       "datasets[0].reader_cfg.test_range", "slice like"),
+    "duplicate abbr": (lambda g: g["datasets"][1].update(abbr="mmlu-mini"), "datasets[1].abbr", "duplicate"),
+    "bool for int": (lambda g: g["models"][0].update(max_out_len=True), "models[0].max_out_len", "expected int"),
+    "negative batch": (lambda g: g["models"][0].update(batch_size=0), "models[0].batch_size", "must be >= 1"),
+    "fewshot without template": (lambda g: g["datasets"][0]["infer_cfg"].pop("ice_template"),
+                                 "datasets[0].infer_cfg.ice_template", "needs an ice_template"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path, good, case):
+    mutate, key, message = BAD[case]
+    mutate(good)
+    path = write_config(tmp_path / "bad.py", **good)
+    with pytest.raises(CompassError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert str(path) in text and key in text and message in text, text
+    assert "\n" not in text
+
+
+def test_cli_bad_config_exits_2_without_traceback(tmp_path, good):
+    good["models"][0]["batch_size"] = "eight"
+    path = write_config(tmp_path / "bad.py", **good)
+    proc = compass("run", str(path), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 2
+    line = error_line(proc)
+    assert line.startswith("compass: error:") and str(path) in line and "models[0].batch_size" in line
+
+
+def test_cli_debug_shows_traceback(tmp_path, good):
+    good["models"][0]["batch_size"] = "eight"
+    proc = compass("run", str(write_config(tmp_path / "bad.py", **good)), "--debug", "--dry-run", cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_missing_top_level_and_typo(tmp_path, good):
+    (tmp_path / "typo.py").write_text(f"models = {good['models']!r}\ndataset = []\n")
+    with pytest.raises(CompassError, match=r"typo.py: dataset: unknown top-level key \(did you mean 'datasets'"):
+        load_config(tmp_path / "typo.py")
+    (tmp_path / "nodata.py").write_text(f"models = {good['models']!r}\n")
+    with pytest.raises(CompassError, match=r"nodata.py: datasets: required top-level key is missing"):
+        load_config(tmp_path / "nodata.py")
+
+
+def test_syntax_error_and_missing_file(tmp_path):
+    (tmp_path / "broken.py").write_text("models = [dict(abbr='x',\n")
+    with pytest.raises(CompassError, match=r"broken.py:\d+: syntax error"):
+        load_config(tmp_path / "broken.py")
+    with pytest.raises(CompassError, match=r"nope.py: config file not found"):
+        load_config(tmp_path / "nope.py")
+
+
+def test_shipped_configs_validate(tmp_path):
+    from conftest import REPO
+
+    for name in ("eval_demo.py", "eval_internlm2_20b.py"):
+        proc = compass("run", f"examples/{name}", "--dry-run", cwd=REPO)
+        assert proc.returncode == 0, proc.stderr
+        assert "task" in proc.stdout

@@ -1,0 +1,85 @@
+"""The transformers backend on a real (tiny, random) Llama model: exact scores, batch invariance."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from compass.config import ModelConfig
+from compass.datasets.synthetic import gsm8k_items, mmlu_items
+from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
+from compass.models.hf import HFCausalLM
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model):
+    return HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=4, max_seq_len=512))
+
+
+@torch.no_grad()
+def _reference_logprob(backend, context: str, continuation: str) -> float:
+    """log p(continuation | context) from one forward over the whole text, softmax over every position."""
+    tok = backend.tokenizer
+    ctx = tok(context)["input_ids"]
+    whole = tok(context + continuation)["input_ids"]
+    logits = backend.model(torch.tensor([whole])).logits[0].log_softmax(-1)
+    return sum(float(logits[i - 1, whole[i]]) for i in range(len(ctx), len(whole)))
+
+
+def test_scores_equal_a_direct_computation(backend):
+    requests = [ScoreRequest("What is 2 + 3? Answer:", (" A", " B", " C", " D")),
+                ScoreRequest("The capital of Kamiro is", (" Tesk", " a city far away", " Belquia"))]
+    scores = backend.score(requests)
+    for req, row in zip(requests, scores):
+        for cont, value in zip(req.continuations, row):
+            assert value == pytest.approx(_reference_logprob(backend, req.context, cont), abs=1e-4)
+    assert scores[1][1] < scores[1][0]  # a longer continuation adds more negative terms
+
+
+def _mc_requests():
+    items = [i for s in ("elementary_arithmetic", "unit_conversion") for i in mmlu_items(s, "test", 20)]
+    return [ScoreRequest(f"{i.question}\nA. {i.choices[0]}\nB. {i.choices[1]}\nC. {i.choices[2]}\n"
+                         f"D. {i.choices[3]}\nAnswer:", tuple(f" {c}" for c in i.choices)) for i in items]
+
+
+def test_choices_do_not_depend_on_batch_size_or_order(backend):
+    requests = _mc_requests()
+    results = {}
+    for batch_size in (1, 7, 32):
+        backend.cfg.batch_size = batch_size
+        results[batch_size] = backend.score(requests)
+    reversed_scores = backend.score(requests[::-1])[::-1]
+    backend.cfg.batch_size = 4
+    pick = lambda rows: [max(range(len(r)), key=r.__getitem__) for r in rows]
+    assert pick(results[1]) == pick(results[7]) == pick(results[32]) == pick(reversed_scores)
+    for a, b in zip(results[1], results[32]):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_generation_is_batch_invariant_and_stops(backend):
+    prompts = [f"Question: {r['question']}\nAnswer:" for r in gsm8k_items("test", 9)]
+    outs = {}
+    for batch_size in (1, 7, 32):
+        backend.cfg.batch_size = batch_size
+        outs[batch_size] = backend.generate([GenerateRequest(p, 16) for p in prompts])
+    backend.cfg.batch_size = 4
+    assert outs[1] == outs[7] == outs[32]
+    assert all(isinstance(o, str) for o in outs[1])
+    # Stop strings cut the text: ask to stop at the first character the model produced.
+    first = outs[1][0].strip()[:1]
+    if first:
+        stopped = backend.generate([GenerateRequest(prompts[0], 16, (first,))])[0]
+        assert first not in stopped and outs[1][0].startswith(stopped)
+
+
+def test_cut_at_stop():
+    assert cut_at_stop("abc\n\nQuestion: x", ("Question:", "\n\n")) == "abc"
+    assert cut_at_stop("abc", ()) == "abc"
+    assert cut_at_stop("abc", ("",)) == "abc"
+
+
+def test_missing_weights_is_one_clear_error(tmp_path):
+    from compass.errors import CompassError
+
+    (tmp_path / "m").mkdir()
+    with pytest.raises(CompassError, match=r"model .*: tokenizer not available"):
+        HFCausalLM(ModelConfig(abbr="x", path=str(tmp_path / "m")))
