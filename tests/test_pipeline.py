@@ -1,0 +1,96 @@
+"""End to end through ``compass run``: the run directory contract, summaries, failures, report."""
+from __future__ import annotations
+
+import json
+import shutil
+
+from compass.store import recover_jsonl
+from conftest import REPO, compass, gsm8k_dataset, mmlu_dataset, write_config
+
+
+def test_run_writes_the_contracted_files(tmp_path, mini_data, tiny_model):
+    models = [dict(abbr="tiny", path=str(tiny_model), batch_size=4), dict(abbr="tiny-2", path=str(tiny_model))]
+    cfg = write_config(tmp_path / "cfg.py", models, [mmlu_dataset(mini_data["mmlu"]), gsm8k_dataset(mini_data["gsm8k"])],
+                       summarizer=dict(summary_groups=[dict(name="both", subsets=["mmlu-mini", "gsm8k-mini"])]),
+                       infer=dict(runner=dict(max_num_workers=2)))
+    proc = compass("run", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
+    for model in ("tiny", "tiny-2"):
+        for ds, n in (("mmlu-mini", 12), ("gsm8k-mini", 8)):
+            rows = recover_jsonl(run / "predictions" / model / f"{ds}.jsonl")
+            assert len(rows) == n
+            for row in rows:
+                assert {"id", "prompt", "prediction", "gold", "correct"} <= set(row)
+                assert isinstance(row["correct"], bool)
+            result = json.loads((run / "results" / model / f"{ds}.json").read_text())
+            k = sum(r["correct"] for r in rows)
+            assert result["n"] == n and result["metrics"]["accuracy"] == k / n
+            lo, hi = result["ci95"]["accuracy"]
+            assert 0 <= lo <= k / n <= hi <= 1
+            assert result["config_hash"] and result["compass_version"]
+    mmlu = json.loads((run / "results" / "tiny" / "mmlu-mini.json").read_text())
+    assert set(mmlu["breakdown"]) == {"elementary_arithmetic", "unit_conversion"}
+    # Both models' runs are deterministic and identical (same weights): scores agree.
+    assert (json.loads((run / "results" / "tiny-2" / "mmlu-mini.json").read_text())["metrics"] == mmlu["metrics"])
+    text = (run / "summary" / "summary.txt").read_text()
+    for name in ("mmlu-mini", "gsm8k-mini", "both", "tiny", "tiny-2"):
+        assert name in text
+    assert text in proc.stdout  # the leaderboard is printed at the end
+    assert (run / "summary" / "summary.csv").read_text().startswith("dataset,metric,tiny,tiny_ci_lo")
+    assert "| mmlu-mini | accuracy |" in (run / "summary" / "summary.md").read_text()
+    assert (run / "configs" / "cfg.py").exists() and (run / "configs" / "resolved.json").exists()
+    assert (run / "logs" / "infer" / "tiny.log").exists() and (run / "logs" / "eval" / "tiny.log").exists()
+
+    # `compass report` on a copy of the run reproduces the summaries byte for byte.
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    for f in (copy / "summary").iterdir():
+        f.unlink()
+    rep = compass("report", str(copy), cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    for name in ("summary.txt", "summary.csv", "summary.md"):
+        assert (copy / "summary" / name).read_bytes() == (run / "summary" / name).read_bytes()
+
+
+def test_failed_task_shows_its_own_error_line(tmp_path, mini_data, tiny_model):
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    models = [dict(abbr="broken", path=str(broken)), dict(abbr="tiny", path=str(tiny_model))]
+    cfg = write_config(tmp_path / "cfg.py", models, [mmlu_dataset(mini_data["mmlu"])],
+                       infer=dict(runner=dict(retry=1)))
+    proc = compass("run", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    failure = next(line for line in lines if line.strip().startswith("broken (exit"))
+    assert "2 attempt(s)" in failure and "Error" in failure and "see log" not in failure
+    assert "logs/infer/broken.log" in failure
+    # The healthy model still finished and is on the leaderboard.
+    assert "tiny" in proc.stdout and "mmlu-mini" in proc.stdout
+
+
+def test_dry_run_loads_no_model_and_no_data(tmp_path):
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="m", path=str(tmp_path / "no-such-model"))],
+                       [mmlu_dataset(tmp_path / "no-such-data")])
+    proc = compass("run", str(cfg), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "task m: model m" in proc.stdout and "mmlu-mini" in proc.stdout
+    assert not (tmp_path / "outputs").exists()
+    real = compass("run", str(cfg), cwd=tmp_path)
+    assert real.returncode == 2 and "no-such-model does not exist" in real.stderr
+
+
+def test_internlm2_example_offline(tmp_path):
+    proc = compass("run", "examples/eval_internlm2_20b.py", "-w", str(tmp_path), cwd=REPO)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "weights for 'internlm/internlm2-20b' are not available" in proc.stderr
+
+
+def test_list_and_help():
+    listing = compass("list", cwd=REPO)
+    assert listing.returncode == 0 and "mmlu-mini" in listing.stdout and "internlm2-20b" in listing.stdout
+    help_text = compass("run", "--help", cwd=REPO).stdout
+    for word in ("--dry-run", "-r", "resume", "exit codes"):
+        assert word in help_text

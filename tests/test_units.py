@@ -1,0 +1,78 @@
+"""Small pieces: CIs, answer extraction, crash-safe files, the runner's error line."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from scipy.stats import binomtest
+
+from compass.evaluators.postprocess import first_capital, last_number
+from compass.evaluators.stats import bootstrap_mean, wilson
+from compass.runners.local import Job, last_error_line, python_module, run_jobs
+from compass.store import JsonlAppender, recover_jsonl, write_json_atomic
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (57, 200), (1, 1)])
+def test_wilson_matches_scipy(k, n):
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_bootstrap_is_seeded_and_brackets_the_mean():
+    values = [0, 1, 1, 0, 1, 1, 1, 0, 1, 1]
+    lo, hi = bootstrap_mean(values)
+    assert lo < 0.7 < hi and bootstrap_mean(values) == (lo, hi)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Tom has 3 + 4 = 7 apples.\nThe answer is 7.", "7"),
+    ("The answer is 1,234.", "1234"),
+    ("so 12 then 15", "15"),
+    ("#### -3", "-3"),
+    ("The answer is 2.50", "2.5"),
+    ("no number", ""),
+])
+def test_last_number(text, expected):
+    assert last_number(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [("B", "B"), (" (C) because", "C"), ("Answer: D.", "D"), ("none", "")])
+def test_first_capital(text, expected):
+    assert first_capital(text) == expected
+
+
+def test_recover_jsonl_cuts_a_torn_tail(tmp_path):
+    path = tmp_path / "p.jsonl"
+    with JsonlAppender(path) as out:
+        out.append([{"id": "1"}, {"id": "2"}])
+    good = path.read_bytes()
+    path.write_bytes(good + b'{"id": "3", "predi')
+    assert [r["id"] for r in recover_jsonl(path)] == ["1", "2"]
+    assert path.read_bytes() == good  # the next append starts on a clean line
+    assert recover_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_atomic_json_leaves_no_temp_files(tmp_path):
+    write_json_atomic(tmp_path / "r.json", {"a": 1})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_runner_retries_and_reports_the_error_line(tmp_path):
+    code = "import sys; print('working'); print('ValueError: bad thing happened', file=sys.stderr); sys.exit(3)"
+    ok = Job("ok", python_module("json.tool", "--help"), tmp_path / "ok.log")
+    bad = Job("bad", ["python3", "-c", code], tmp_path / "bad.log")
+    no_retry = Job("input", ["python3", "-c", "import sys; print('compass: error: x.csv:3: bad'); sys.exit(2)"],
+                   tmp_path / "input.log")
+    outcomes = run_jobs([ok, bad, no_retry], max_workers=2, retry=2, poll_s=0.05)
+    assert [o.ok for o in outcomes] == [True, False, False]
+    assert outcomes[1].attempts == 3 and outcomes[1].error == "ValueError: bad thing happened"
+    assert (tmp_path / "bad.log").read_text().count("=== attempt") == 3
+    assert outcomes[2].attempts == 1 and outcomes[2].error == "compass: error: x.csv:3: bad"
+    assert last_error_line(tmp_path / "nope.log") == "no log written"
+
+
+def test_runner_refuses_jobs_needing_more_gpus_than_exist(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    (outcome,) = run_jobs([Job("big", ["true"], tmp_path / "big.log", num_gpus=2)], poll_s=0.01)
+    assert not outcome.ok and "needs 2 GPUs, this machine has 0" in outcome.error
