@@ -4,12 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import (AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria,
+                          StoppingCriteriaList)
 
 from compass.config import ModelConfig
 from compass.errors import CompassError
 from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
 
+MIN_SHARED_PREFIX = 32  # tokens; shorter shared prefixes are not worth a separate forward pass
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -69,41 +71,63 @@ class HFCausalLM:
     # -- log-likelihood -----------------------------------------------------------------------
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
-        rows: list[tuple[list[int], int, list[int]]] = []  # (input ids, first target position, targets)
-        owners: list[tuple[int, int]] = []
-        for r, req in enumerate(requests):
+        """Each context runs once for all of its continuations, and a token prefix shared by
+        several contexts (e.g. a subject's few-shot examples) runs once, its KV cache reused."""
+        contexts, conts = [], []
+        for req in requests:
             context = self._format(req.context)
             ctx_ids = self._encode(context)
-            for c, cont in enumerate(req.continuations):
-                cont_ids = self._continuation_ids(context, ctx_ids, cont)
-                ids = (ctx_ids + cont_ids)[-(self.cfg.max_seq_len + 1):]
-                n_ctx = len(ids) - len(cont_ids)
-                rows.append((ids[:-1], n_ctx - 1, cont_ids))
-                owners.append((r, c))
+            cont_ids = [self._continuation_ids(context, ctx_ids, c) for c in req.continuations]
+            keep = self.cfg.max_seq_len + 1 - max(len(c) for c in cont_ids)
+            contexts.append(ctx_ids[-max(keep, 1):])
+            conts.append(cont_ids)
         scores = [[0.0] * len(req.continuations) for req in requests]
-        for (r, c), value in zip(owners, self._score_rows(rows)):
-            scores[r][c] = value
+        for members, prefix_len in _prefix_groups(contexts, MIN_SHARED_PREFIX):
+            past = self._prefix_cache(contexts[members[0]][:prefix_len]) if prefix_len else None
+            if past is None:
+                prefix_len = 0
+            rows: dict[tuple[int, ...], list[tuple[int, int, int, list[int]]]] = {}
+            for r in members:
+                suffix = contexts[r][prefix_len:]
+                for c, cont in enumerate(conts[r]):
+                    # The row predicts every continuation token: the context's last token onwards.
+                    # Single-token continuations share one row, so a question runs once for all choices.
+                    row = tuple(suffix + cont[:-1])
+                    rows.setdefault(row, []).append((r, c, len(suffix) - 1, cont))
+            for (r, c), value in self._score_rows(list(rows.items()), past, prefix_len):
+                scores[r][c] = value
         return scores
 
-    def _score_rows(self, rows: list[tuple[list[int], int, list[int]]]) -> list[float]:
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-        out = [0.0] * len(rows)
+    def _prefix_cache(self, prefix: list[int]):
+        """The KV cache of a shared prefix, or None when this model's cache cannot be shared."""
+        out = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+        cache = out.past_key_values
+        return cache if hasattr(cache, "layers") else None  # e.g. remote-code models with tuple caches
+
+    def _score_rows(self, rows, past, prefix_len: int):
+        """Yield ((request, choice), log-probability) for every target of every row."""
+        rows.sort(key=lambda item: -len(item[0]))
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.cfg.batch_size):
-            batch = [rows[i] for i in order[start:start + self.cfg.batch_size]]
-            width = max(len(ids) for ids, _, _ in batch)
+        for start in range(0, len(rows), self.cfg.batch_size):
+            batch = rows[start:start + self.cfg.batch_size]
+            width = max(len(ids) for ids, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for b, (ids, _, _) in enumerate(batch):  # right padding keeps real positions unchanged
-                input_ids[b, : len(ids)] = torch.tensor(ids)
-                mask[b, : len(ids)] = 1
-            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            for b, (_, first, targets) in enumerate(batch):
-                # Log-softmax only where a continuation token is predicted, not over the whole sequence.
-                picked = logits[b, first:first + len(targets)].float().log_softmax(-1)
-                value = picked.gather(-1, torch.tensor(targets, device=picked.device)[:, None]).sum()
-                out[order[start + b]] = float(value)
-        return out
+            mask = torch.zeros((len(batch), prefix_len + width), dtype=torch.long)
+            mask[:, :prefix_len] = 1
+            for b, (ids, _) in enumerate(batch):  # right padding keeps real positions unchanged
+                input_ids[b, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                mask[b, prefix_len: prefix_len + len(ids)] = 1
+            kwargs = {}
+            if past is not None:
+                kwargs["past_key_values"] = _expand_cache(past, len(batch))
+            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                                **kwargs).logits
+            for b, (_, targets) in enumerate(batch):
+                for r, c, first, cont in targets:
+                    # Log-softmax only where a continuation token is predicted, not over the whole row.
+                    picked = logits[b, first:first + len(cont)].float().log_softmax(-1)
+                    value = picked.gather(-1, torch.tensor(cont, device=picked.device)[:, None]).sum()
+                    yield (r, c), float(value)
 
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
@@ -152,3 +176,46 @@ class _StopStrings(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:], skip_special_tokens=True)
         return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
+
+
+def _prefix_groups(contexts: list[list[int]], min_len: int) -> list[tuple[list[int], int]]:
+    """Group requests whose contexts share a token prefix of at least ``min_len`` tokens.
+
+    Returns (request indices, shared prefix length) pairs; the prefix always leaves each context
+    at least its last token, whose logits predict the first continuation token.
+    """
+    order = sorted(range(len(contexts)), key=lambda i: contexts[i])
+    groups: list[tuple[list[int], int]] = []
+    members: list[int] = []
+    shared = 0
+    for i in order:
+        if members:
+            first = contexts[members[0]]
+            common = _common_prefix(first[:shared], contexts[i])
+            if common >= min_len:
+                members.append(i)
+                shared = common
+                continue
+            groups.append((members, shared))
+        members, shared = [i], len(contexts[i])
+    if members:
+        groups.append((members, shared))
+    result = []
+    for group, length in groups:
+        length = min(length, *(len(contexts[i]) - 1 for i in group))
+        result.append((group, length if len(group) > 1 and length >= min_len else 0))
+    return result
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _expand_cache(cache, n: int) -> DynamicCache:
+    """The prefix's cache repeated for ``n`` rows, as views: the prefix itself is never modified."""
+    return DynamicCache(ddp_cache_data=[(layer.keys.expand(n, -1, -1, -1), layer.values.expand(n, -1, -1, -1))
+                                        for layer in cache.layers])

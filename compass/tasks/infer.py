@@ -75,9 +75,14 @@ def run(task_file: str) -> None:
 def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model, events: JsonlAppender, bar) -> None:
     ds = pending.dataset
     infer = INFERENCERS[ds.infer_cfg.inferencer.type]
-    # Longest prompts first: padding waste is lowest, and an out-of-memory error shows up at once.
-    items = sorted(pending.items, key=lambda item: -len(item[1]))
-    chunk = max(task.model.batch_size, 1)
+    batch_size = task.model.batch_size
+    if ds.infer_cfg.inferencer.type == "loglikelihood":
+        # Sorted prompts put shared few-shot prefixes side by side, so the backend computes each
+        # prefix once per chunk; larger chunks give it more to share.
+        items, chunk = sorted(pending.items, key=lambda item: item[1]), 8 * batch_size
+    else:
+        # Longest first: least padding, and an out-of-memory error shows up at once.
+        items, chunk = sorted(pending.items, key=lambda item: -len(item[1])), batch_size
     with JsonlAppender(run_dir.predictions(task.model.abbr, ds.abbr)) as out:
         for start in range(0, len(items), chunk):
             batch = items[start:start + chunk]
