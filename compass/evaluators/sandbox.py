@@ -33,33 +33,38 @@ _RO_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/e
 _DEVICES = ("null", "zero", "full", "random", "urandom")
 _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
-# Fallback only (no namespaces): Python-level guard, bypassable by native code, hence ctypes,
-# subprocess and raw sockets are refused outright.  Runs before the user's main.py.
+# Fallback only (no namespaces): a Python-level guard, installed before main.py runs.  Native
+# code would bypass it, hence ctypes, subprocess and raw sockets are refused outright.  The
+# hook's own names are bound at install time (defaults/closure cells) and gc introspection,
+# which could reach those cells, is refused; os.path internals stay patchable (best effort).
 _PRELUDE = r'''
 import os, sys
-def _install(cwd=os.getcwd() + os.sep):
-    ro = tuple({os.path.dirname(os.__file__) + os.sep, sys.base_prefix + os.sep, "/usr/lib/",
+def _install(cwd=os.getcwd() + "/", realpath=os.path.realpath, fsdecode=os.fsdecode):
+    ro = tuple({os.path.dirname(os.__file__) + "/", sys.base_prefix + "/", "/usr/lib/",
                 "/usr/share/zoneinfo/", "/dev/null", "/dev/urandom", "/etc/localtime"})
-    deny = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
-            "socket.gethostbyname", "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn",
-            "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill",
-            "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function"}
-    mutate = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.chmod",
-              "os.chown", "os.truncate", "os.utime", "os.mkfifo", "os.mknod"}
-    def inside(p):
-        p = os.path.realpath(os.fsdecode(p))
-        return (p + os.sep).startswith(cwd)
-    def hook(ev, args):
-        if ev in deny or (ev == "import" and args[0] in ("ctypes", "_ctypes", "_posixsubprocess")):
+    deny = frozenset({"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
+                      "socket.getaddrinfo", "socket.gethostbyname", "subprocess.Popen",
+                      "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+                      "os.kill", "os.killpg", "signal.pthread_kill", "os.chdir", "gc.get_objects",
+                      "gc.get_referrers", "gc.get_referents"})
+    no_import = frozenset({"ctypes", "_ctypes", "_posixsubprocess"})
+    mutate = frozenset({"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link",
+                        "os.chmod", "os.chown", "os.truncate", "os.utime", "os.mkfifo", "os.mknod"})
+    wflags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    def resolve(path):  # relative to the pinned cwd (chdir is refused), not os.getcwd()
+        path = fsdecode(path)
+        return realpath(path if path.startswith("/") else cwd + path)
+    def hook(ev, args, isinstance=isinstance, all=all, PermissionError=PermissionError):
+        if ev in deny or ev.startswith("ctypes.") or (ev == "import" and args[0] in no_import):
             raise PermissionError(f"sandbox: {ev} blocked")
         if ev == "open" and isinstance(args[0], (str, bytes)):
             mode, flags = args[1], args[2] or 0
-            write = (isinstance(mode, str) and set(mode) & set("wax+")) or flags & (
-                os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
-            p = os.path.realpath(os.fsdecode(args[0]))
-            if not inside(p) and (write or not p.startswith(ro)):
+            write = (isinstance(mode, str) and mode.strip("rbt") != "") or flags & wflags
+            p = resolve(args[0])
+            if not (p + "/").startswith(cwd) and (write or not p.startswith(ro)):
                 raise PermissionError(f"sandbox: access to {p} blocked")
-        if ev in mutate and not all(inside(a) for a in args[:2] if isinstance(a, (str, bytes))):
+        if ev in mutate and not all((resolve(a) + "/").startswith(cwd)
+                                    for a in args[:2] if isinstance(a, (str, bytes))):
             raise PermissionError(f"sandbox: {ev} outside the work dir blocked")
     sys.addaudithook(hook)
 _install()
@@ -87,7 +92,8 @@ def _pick_id(map_file: str) -> int:
     """A random, otherwise unused id: per-uid limits (RLIMIT_NPROC, kill(-1)) become per-run."""
     ranges = [tuple(map(int, line.split())) for line in open(map_file)]
     inside, _, count = max(ranges, key=lambda r: r[2])
-    lo, hi = max(inside, 100_000), inside + count - 2  # skip system ids and the overflow id
+    lo = max(inside, 100_000 if inside + count > 1 << 20 else 10_000)  # skip system/user ids
+    hi = inside + count - 2  # and the overflow id
     if hi <= lo:
         raise OSError(f"no unprivileged id mapped in {map_file}")
     return lo + int.from_bytes(os.urandom(4), "big") % min(hi - lo, 1 << 30)
@@ -128,6 +134,7 @@ def _build_root(cfg: dict, libc) -> bool:
         proc = False
     _mount(libc, None, new, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     os.chroot(new)  # chrooted processes also cannot create user namespaces (no nested escape)
+    os.chdir("/")  # never keep a cwd outside the new root
     return proc
 
 
@@ -229,7 +236,7 @@ def _init(cfg: dict, libc, ns: bool, ids: tuple[int, int] | None, alive_r: int) 
         proc, workdir = True, cfg["workdir"]
         if ids:
             os.chown(workdir, *ids)
-    with open(os.path.join(workdir, "main.py"), "w") as f:
+    with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
         f.write(cfg["code"])
 
     def on_signal(signum, _frame):
@@ -329,6 +336,11 @@ class SandboxLimits:
     max_open_files: int = 64  # RLIMIT_NOFILE
     max_disk_mb: int = 64  # size of the private /tmp (namespace modes only)
 
+    def __post_init__(self):
+        bad = [k for k, v in asdict(self).items() if not v > 0]
+        if bad:
+            raise ValueError(f"SandboxLimits must be positive: {bad}")
+
 
 @dataclass
 class SandboxResult:
@@ -356,21 +368,22 @@ def _collect(proc: subprocess.Popen, status_r: int, limits: SandboxLimits, deadl
     sel = selectors.DefaultSelector()
     for fd in bufs:
         sel.register(fd, selectors.EVENT_READ)
-    overflow = False
+    overflow = finished = False
     while sel.get_map() and time.monotonic() < deadline and not overflow:
         for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
             data = os.read(key.fd, 1 << 16)
             if not data:
                 sel.unregister(key.fd)
                 if key.fd == status_r:  # launcher and init are gone: drain briefly, no more
-                    deadline = min(deadline, time.monotonic() + 1.0)
+                    finished, deadline = True, min(deadline, time.monotonic() + 1.0)
                 continue
             buf = bufs[key.fd]
             room = limits.max_output_bytes - len(buf) if key.fd != status_r else len(data)
             buf += data[:room]
             overflow = overflow or len(data) > room
     sel.close()
-    return bufs[proc.stdout.fileno()], bufs[proc.stderr.fileno()], bufs[status_r], overflow
+    return (bufs[proc.stdout.fileno()], bufs[proc.stderr.fileno()], bufs[status_r],
+            overflow, finished)
 
 
 def _stop(proc: subprocess.Popen, status_r: int) -> bytes:
@@ -440,10 +453,10 @@ def run_python(code: str, limits: SandboxLimits = SandboxLimits(),
             proc.stdin.close()
         except BrokenPipeError:
             pass
-        out, err, raw, overflow = _collect(proc, status_r, limits,
-                                           start + limits.timeout_s + _GRACE_S)
+        out, err, raw, overflow, finished = _collect(proc, status_r, limits,
+                                                     start + limits.timeout_s + _GRACE_S)
         try:  # EOF on the status pipe can precede the launcher becoming waitable
-            rc = proc.wait(timeout=1.0)
+            rc = proc.wait(timeout=1.0) if finished else None
         except subprocess.TimeoutExpired:
             rc = None
         raw += _stop(proc, status_r)
