@@ -84,6 +84,20 @@ EQUIVALENT = [
     (r"\infty", r"\infty"),
     (r"0.25", r"\frac{1}{4}"),
     (r"007", r"7"),
+    (r"1\,000", r"1000"),
+    (r"1.\overline{3}", r"\frac{4}{3}"),
+    (r"0.\overline{3}", r"\frac{1}{3}"),
+    (r"\text{(D)}\ 7", r"D"),
+    (r"2\text{ and }-2", r"-2, 2"),
+    (r"\log_2 8", r"3"),
+    (r"30^{\circ}\text{C}", r"30"),
+    (r"x \in [1, 2)", r"[1,2)"),
+    (r"\frac{5}{2}\text{ cm}", r"2.5"),
+    (r"2^{\frac{1}{2}}", r"\sqrt{2}"),
+    (r"\frac{4}{3}\pi r^3", r"\frac{4\pi r^3}{3}"),
+    (r"\binom{5}{2}", r"10"),
+    (r"(2, 1)", r"1, 2"),  # gold bare list = unordered solutions
+    (r"[2, \infty)", r"x \ge 2"),
 ]
 
 # (prediction, gold) pairs that must NOT be judged equivalent.
@@ -119,6 +133,16 @@ NOT_EQUIVALENT = [
     (r"0.50001", r"0.5"),
     (r"1,2", r"12"),
     (r"23", r"2, 3"),
+    (r"(1,2)", r"\{1,2\}"),  # a point/interval is not a set
+    (r"1\frac{1}{2}", r"\frac{1}{2}"),
+    (r"\pm 2", r"2"),
+    (r"\text{(A)}", r"\text{(B)}"),
+    (r"odd", r"even"),
+    (r"silent", r"listen"),  # words are not products of single-letter symbols
+    (r"\text{Silent}", r"\text{listen}"),
+    (r"\begin{pmatrix}1\\2\end{pmatrix}", r"\begin{pmatrix}1&2\end{pmatrix}"),
+    (r"(1,2,3)", r"(1,2)"),
+    (r"2, 1", r"(1, 2)"),  # gold tuple = ordered
     (r"", r"5"),
     (r"5", r""),
 ]
@@ -223,6 +247,9 @@ def test_extract_boxed(text, expected):
         (r"First $a=1$, then we get $b = 3$ and finally $c = 7$", "c = 7"),
         (r"The answer is \(\sqrt{2}\)", r"\sqrt{2}"),
         ("I do not know.", None),
+        ("**Final Answer**: 12", "12"),
+        ("So our answer is 5 cm, because the side is 5.", "5 cm"),
+        ("The answer is: $x = -3$", "x = -3"),
     ],
 )
 def test_extract_answer(text, expected):
@@ -240,15 +267,49 @@ PATHOLOGICAL = [
     (r"10^{100000000}", "1"),
     (r"(10^{9})!", "1"),
     ("+".join(["x"] * 3000), "3000x"),
-    ("(" * 300 + "1" + ")" * 300, "2"),
+    ("(" * 600 + "1" + ")" * 600, "2"),
+    # these pass the cheap pre-screen, so only the time limit stops them
+    # (unbounded, the first takes minutes in sympy's simplify)
+    (r"(a+b+c+d+e+f+g)^{12}", r"(a+b+c+d+e+f+g)^{11}(a+b+c+d+e+f+h)"),
+    (r"\sum_{k=1}^{9999} k^{k}", "1"),
 ]
 
 
-@pytest.mark.parametrize("pred,gold", PATHOLOGICAL)
+@pytest.mark.parametrize("pred,gold", PATHOLOGICAL, ids=[f"patho{i}" for i in range(len(PATHOLOGICAL))])
 def test_pathological_inputs_return_quickly(pred, gold):
     t0 = time.monotonic()
     assert is_equiv(pred, gold) is False
     assert time.monotonic() - t0 < 3.0
+
+
+def test_time_limit_without_prescreen(monkeypatch):
+    monkeypatch.setattr(me, "_too_expensive", lambda s: False)
+    for pred, gold in [(r"9^{9^{9^{9}}}", "1"), (r"10^{100000000}", "1")]:
+        t0 = time.monotonic()
+        assert is_equiv(pred, gold, timeout=1.0) is False
+        assert time.monotonic() - t0 < 2.0
+
+
+def test_prescreen_keeps_ordinary_answers():
+    for s in [r"2^{10}", r"x^{2}+1", r"\frac{10!}{2^3}", r"10^{-3}", r"1.5\times10^{8}"]:
+        assert not me._too_expensive(s), s
+    for s in [r"9^{9^{9}}", r"2^{123456}", r"(10^{9})!", "x" * 2000]:
+        assert me._too_expensive(s), s
+
+
+def test_timed_out_check_in_thread_stops_worker():
+    pred, gold = PATHOLOGICAL[-2]
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        assert ex.submit(is_equiv, pred, gold, 1.0).result() is False
+    assert time.monotonic() - t0 < 2.5
+    # the abandoned worker was told to stop and does so promptly
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        if not any(t.name == "math_equiv-check" for t in threading.enumerate()):
+            break
+        time.sleep(0.05)
+    assert not any(t.name == "math_equiv-check" for t in threading.enumerate())
 
 
 def _slow(delay: float):

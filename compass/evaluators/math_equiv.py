@@ -33,9 +33,15 @@ Equivalence policy (what counts as "the same answer")
 * Multiple-choice letters: ``\\text{(B)}`` == ``(B)`` == ``B``.
 * Text answers compare case-insensitively (``\\text{Monday}`` == ``monday``).
 * Order: a bare comma list of solutions (``1, 2``) and a set (``\\{1,2\\}``)
-  are UNORDERED (``1, 2`` == ``2, 1``).  Tuples / points ``(1,2)``, intervals
-  ``(1,2]`` and matrices / vectors are ORDERED, and interval endpoint types
-  matter (``(1,2]`` != ``(1,2)``).
+  are UNORDERED (``1, 2`` == ``2, 1``); when the gold is a bare list the
+  prediction may also bracket it (gold ``1, 2``: ``(2, 1)`` is accepted).
+  Tuples / points ``(1,2)``, intervals ``(1,2]`` and matrices / vectors are
+  ORDERED (gold ``(1, 2)``: ``2, 1`` and ``(2, 1)`` are rejected), interval
+  endpoint types matter (``(1,2]`` != ``(1,2)``), and a set is never a
+  tuple or interval (``\\{1,2\\}`` != ``(1,2)``).
+* The comparison is not fully symmetric where math-verify is not: e.g. a
+  predicted interval matches a gold inequality (``[2,\\infty)`` for gold
+  ``x \\ge 2``) but not the other way round.
 * Algebraic equivalence is accepted: ``2\\sqrt{2}`` == ``\\sqrt{8}``,
   ``x^2+2x+1`` == ``(x+1)^2``, ``\\sqrt{2}/2`` == ``\\frac{\\sqrt2}{2}``.
 * Scientific notation: ``1.5\\times10^{3}`` == ``1.5e3`` == ``1500``.
@@ -56,6 +62,8 @@ import logging
 import re
 import signal
 import threading
+import time
+from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, TypeVar
 
@@ -143,8 +151,8 @@ def extract_boxed(text: str) -> str | None:
 
 
 _FINAL_PATTERNS = [
-    re.compile(r"final\s+answer\s*(?:is|was|:)\s*:?\s*", re.IGNORECASE),
-    re.compile(r"the\s+(?:correct\s+)?answer\s+is\s*:?\s*", re.IGNORECASE),
+    re.compile(r"final\s+answer\s*\**\s*(?:is|was|:)\s*:?\s*\**\s*", re.IGNORECASE),
+    re.compile(r"answer\s+(?:is|would\s+be|will\s+be)\s*:?\s*\**\s*", re.IGNORECASE),
     re.compile(r"(?:^|\n)\s*\**answer\**\s*:\s*\**\s*", re.IGNORECASE),
 ]
 
@@ -180,6 +188,7 @@ def _clean_phrase_answer(tail: str) -> str | None:
     # Up to the end of the line / sentence ("... is 5. I hope it is correct.")
     line = tail.split("\n", 1)[0]
     line = re.split(r"\.\s+(?=[A-Z])|\.\s*$", line, maxsplit=1)[0]
+    line = re.split(r",?\s+(?:because|since|which|as|so|where)\s", line, maxsplit=1)[0]
     span = _first_math_span(line)
     if span:
         return span
@@ -191,7 +200,7 @@ def extract_answer(text: str) -> str | None:
     """Extract a final answer from a model output.
 
     Order: last ``\\boxed{}``; then the last "final answer is X" / "Final
-    Answer: X"; then the last "the answer is X"; then a line "Answer: X";
+    Answer: X"; then the last "answer is X"; then a line "Answer: X";
     then the last ``$...$`` (or ``\\(...\\)``, ``\\[...\\]``) math span.
     """
     if not text:
@@ -316,6 +325,20 @@ def _strip_outer_braces(s: str) -> str:
     return s
 
 
+_REPEATING_RE = re.compile(r"(-?)(\d*)\.(\d*)\\overline\{(\d+)\}")
+
+
+def _repeating_to_frac(m: re.Match) -> str:
+    sign, whole, fixed, rep = m.group(1), m.group(2) or "0", m.group(3), m.group(4)
+    # x = whole.fixed(rep)(rep)... = (whole fixed rep - whole fixed) / (10^k(10^r - 1))
+    num = int(whole + fixed + rep) - int(whole + fixed)
+    den = (10 ** len(rep) - 1) * 10 ** len(fixed)
+    f = Fraction(num, den)
+    if f.denominator == 1:
+        return f"{sign}{f.numerator}"
+    return f"{sign}\\frac{{{f.numerator}}}{{{f.denominator}}}"
+
+
 def _fix_numbers(s: str) -> str:
     # thousands separators: only when the whole answer is one such number
     # ("(1,234)" is a point, "1,2" a list).
@@ -327,6 +350,8 @@ def _fix_numbers(s: str) -> str:
     s = re.sub(r"(\d+)\.(\d*?)0+(?!\d)", lambda m: m.group(1) + ("." + m.group(2) if m.group(2) else ""), s)
     # leading zeros of integers: 007 -> 7
     s = re.sub(r"(?<![\d.])0+(\d)", r"\1", s)
+    # repeating decimals: 0.\overline{3} -> \frac{1}{3}, 1.2\overline{34}
+    s = _REPEATING_RE.sub(_repeating_to_frac, s)
     # scientific notation 1.5e3 / 1.5E-3 -> 1.5\times10^{3}
     s = re.sub(
         r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![A-Za-z\d])",
@@ -372,7 +397,12 @@ def normalize(ans: str) -> str:
     s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
     s = re.sub(r"\\cfrac(?![A-Za-z])", r"\\frac", s)
     # degrees
-    s = re.sub(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])", "", s)
+    s = re.sub(
+        r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z]))"
+        r"\s*(?:\\(?:text|mathrm)\{\s*[CF]\s*\}|[CF](?![A-Za-z]))?",
+        "",
+        s,
+    )
     s = re.sub(r"\^\s*\{\s*\\text\{\s*o\s*\}\s*\}", "", s)
     # percent
     s = re.sub(r"\\%|%|\\text\{\s*percent\s*\}|\s+percent$", "", s)
@@ -387,6 +417,8 @@ def normalize(ans: str) -> str:
         s = new
     s = re.sub(r"\\text\{\s*\}", "", s)
     s = re.sub(r"\\mathrm\{th\}|\^\{?\\text\{(?:th|st|nd|rd)\}\}?", "", s)
+    # "1 \text{ and } 2" / "1 and 2" -> "1, 2"
+    s = re.sub(r"\s*\\(?:text|mbox|mathrm)\{\s*and\s*\}\s*|\s+and\s+", ", ", s)
     # text wrappers
     s = _unwrap_command(s, _TEXT_WRAP_RE)
     s = s.replace("\\emptyset", "\\varnothing")
@@ -412,10 +444,10 @@ def normalize(ans: str) -> str:
     if m:
         s = f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}"
     s = _strip_outer_braces(s)
-    # multiple-choice letter: (C) -> C
-    m = re.fullmatch(r"\(([A-Z])\)", s)
+    # multiple-choice letter: "(C)" -> "C"; "(D)7" (letter then its value) -> "D"
+    m = re.fullmatch(r"\(([A-Z])\)|\(([A-E])\)(?![\^_*/+\-(=]).+", s)
     if m:
-        s = m.group(1)
+        s = m.group(1) or m.group(2)
     # "0.5" when the answer is "\frac{1}{2}" etc. is left to the symbolic check
     if s.startswith("+") and len(s) > 1:
         s = s[1:]
@@ -427,33 +459,51 @@ def normalize(ans: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised inside a check that ran out of time.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so that the many
+    ``except Exception`` blocks inside sympy / math-verify cannot swallow it.
+    """
+
+
+_REFIRE_S = 0.05  # re-raise every 50 ms if a bare ``except:`` swallowed it
 
 
 def _run_with_timeout(fn: Callable[[], T], seconds: float) -> T:
-    """Run ``fn()`` and raise ``_Timeout`` if it takes more than ``seconds``."""
+    """Run ``fn()`` and raise ``_Timeout`` if it takes more than ``seconds``.
+
+    Main thread (POSIX): ``SIGALRM`` via ``setitimer``; a timer and handler
+    that were already installed (e.g. by pytest-timeout) are put back, with
+    the outer timer's remaining time.  Other threads: ``fn`` runs in a daemon
+    worker thread; on timeout ``_Timeout`` is raised here and also injected
+    into the worker (``PyThreadState_SetAsyncExc``) so it stops at its next
+    Python bytecode instead of burning CPU.  Neither mechanism can interrupt a
+    single long C call (huge integer powers): see ``_too_expensive``.
+    """
     if seconds is None or seconds <= 0:
         return fn()
     in_main = threading.current_thread() is threading.main_thread()
     if in_main and hasattr(signal, "setitimer"):
-        import time
+        state = {"active": True}
 
         def handler(signum, frame):
-            raise _Timeout()
+            if state["active"]:
+                raise _Timeout()
 
         old_handler = signal.signal(signal.SIGALRM, handler)
-        old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+        old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, _REFIRE_S)
         t0 = time.monotonic()
         try:
             return fn()
         finally:
+            state["active"] = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_handler)
             if old_delay > 0:  # give back an outer timer (e.g. pytest-timeout)
                 remaining = old_delay - (time.monotonic() - t0)
                 signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-3), old_interval)
-    # not the main thread: run in a daemon thread; abandon it on timeout
+
     box: dict = {}
 
     def target():
@@ -462,14 +512,26 @@ def _run_with_timeout(fn: Callable[[], T], seconds: float) -> T:
         except BaseException as e:  # noqa: BLE001
             box["error"] = e
 
-    t = threading.Thread(target=target, daemon=True, name="math_equiv-check")
-    t.start()
-    t.join(seconds)
-    if t.is_alive():
+    worker = threading.Thread(target=target, daemon=True, name="math_equiv-check")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        _async_raise(worker, _Timeout)
         raise _Timeout()
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _async_raise(thread: threading.Thread, exc_type: type) -> None:
+    try:
+        import ctypes
+
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type)
+        )
+    except Exception:  # noqa: BLE001 - best effort (non-CPython)
+        pass
 
 
 # ---------------------------------------------------------------------------
@@ -481,9 +543,6 @@ try:  # pragma: no cover - import guard
     from math_verify import LatexExtractionConfig as _LatexCfg
     from math_verify import ExprExtractionConfig as _ExprCfg
 
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    logging.getLogger("math_verify.parser").setLevel(logging.ERROR)
-    logging.getLogger("math_verify.grader").setLevel(logging.ERROR)
     _mv.parser.TIMEOUT_WARNING_SHOWN = True  # we do the timing ourselves
     _mv.grader.TIMEOUT_WARNING_SHOWN = True
     SYMBOLIC_BACKEND_AVAILABLE = True
@@ -491,7 +550,7 @@ except Exception:  # pragma: no cover
     _mv = None
     SYMBOLIC_BACKEND_AVAILABLE = False
 
-_MAX_SYMBOLIC_LEN = 400
+_MAX_SYMBOLIC_LEN = 1000
 
 
 def _too_expensive(s: str) -> bool:
@@ -592,8 +651,9 @@ def is_equiv(pred: str | None, gold: str | None, timeout: float = DEFAULT_TIMEOU
     """True if ``pred`` and ``gold`` are the same final answer.
 
     Normalised string equality first (see module docstring for the policy),
-    then a symbolic check with math-verify bounded by ``timeout`` seconds,
-    tried on the normalised strings and, failing that, on the raw strings.
+    then a symbolic check with math-verify, tried on the normalised strings
+    and, failing that, on the raw strings; ``timeout`` seconds bound both
+    symbolic attempts together.
     """
     if pred is None or gold is None:
         return False
@@ -611,16 +671,27 @@ def is_equiv(pred: str | None, gold: str | None, timeout: float = DEFAULT_TIMEOU
         # plain words / choice letters: case-insensitive, no symbolic check
         # (math-verify would parse "Monday" as a product of symbols)
         return np_.lower() == ng.lower()
+    # a set \{...\} is never a tuple / interval / point
+    if _is_set(np_) != _is_set(ng) and (_is_set(np_) or _is_set(ng)):
+        other = ng if _is_set(np_) else np_
+        if other[:1] in "([":
+            return False
     # bare comma lists (unordered solutions) compared element-wise
     pp, gp = _split_top_level(np_), _split_top_level(ng)
     if len(pp) > 1 and len(pp) == len(gp) and not _is_bracketed(np_) and not _is_bracketed(ng):
         if sorted(pp) == sorted(gp):
             return True
+    deadline = time.monotonic() + timeout
     if symbolic_equiv(np_, ng, timeout):
         return True
-    if (np_, ng) != (pred, gold) and symbolic_equiv(pred, gold, timeout):
+    left = deadline - time.monotonic()
+    if (np_, ng) != (pred, gold) and left > 0.05 and symbolic_equiv(pred, gold, left):
         return True
     return False
+
+
+def _is_set(s: str) -> bool:
+    return s.startswith("\\{") and s.endswith("\\}")
 
 
 def _is_bracketed(s: str) -> bool:
