@@ -106,7 +106,7 @@ class TemplateCfg:
 
 @dataclass
 class RetrieverCfg:
-    type: Any = "ZeroRetriever"
+    type: Any = "zero"  # ZeroRetriever
     k: int = 0
     fix_id_list: list[int] | None = None
     seed: int = 0

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from compass import preflight
+from compass import preflight, provenance
 from compass.config import Config, load_config
 from compass.errors import TaskFailed
 from compass.plan import Task, infer_hash, plan
@@ -40,21 +41,47 @@ def run(config_file: str, opts: RunOptions) -> RunDir | None:
         return None
     counts = preflight.check(cfg)                                    # 3. weights and data exist
     run_dir = open_run_dir(cfg, opts)
+    info = {**provenance.environment(), "started": provenance.now(), "stages": {}}
     for task in tasks:
         write_text_atomic(run_dir.task_file(task.id), task.to_json())
     if opts.mode in ("all", "infer"):                                # 4. inference
         todo = [t for t in tasks if not predictions_complete(run_dir, t)]
-        opts.failures += run_stage(cfg, opts, run_dir, todo, "infer", counts)
+        opts.failures += timed(info, "infer", lambda: run_stage(cfg, opts, run_dir, todo, "infer", counts))
     if opts.mode in ("all", "eval"):                                 # 5. evaluation
         failed = {o.job.id for o in opts.failures}
-        opts.failures += run_stage(cfg, opts, run_dir, [t for t in tasks if t.id not in failed], "eval", counts)
-    table = tables.collect(run_dir, [m.abbr for m in cfg.models],    # 6. summary
-                           [d.abbr for d in cfg.datasets], cfg.summarizer)
-    out = tables.write_summaries(run_dir, table)
-    print(tables.to_text(table) + f"\nrun directory: {run_dir.root}\nsummary: {out}/summary.{{txt,csv,md}}")
+        todo = [t for t in tasks if t.id not in failed]
+        opts.failures += timed(info, "eval", lambda: run_stage(cfg, opts, run_dir, todo, "eval", counts))
+    record_run(run_dir, {**info, "finished": provenance.now()})
+    text = summarize(run_dir, cfg)                                   # 6. summary
+    print(text + f"\nrun directory: {run_dir.root}\nsummary: {run_dir.summary_dir}/summary.{{txt,csv,md,html}}")
     if opts.failures:
         raise TaskFailed(failure_report(opts.failures))
     return run_dir
+
+
+def summarize(run_dir: RunDir, cfg: Config) -> str:
+    """Write every summary format of a run from its result files; return the text leaderboard."""
+    from compass.summarize import html
+
+    table = tables.collect(run_dir, [m.abbr for m in cfg.models], [d.abbr for d in cfg.datasets], cfg.summarizer)
+    tables.write_summaries(run_dir, table)
+    write_text_atomic(run_dir.summary_dir / "summary.html", html.render(run_dir, cfg, table))
+    return tables.to_text(table)
+
+
+def timed(info: dict, stage: str, work):
+    start = time.monotonic()
+    try:
+        return work()
+    finally:
+        info["stages"][stage] = round(time.monotonic() - start, 3)
+
+
+def record_run(run_dir: RunDir, info: dict) -> None:
+    """Append this invocation to the run's history (a resumed run keeps its earlier ones)."""
+    path = run_dir.root / "configs" / "run_info.json"
+    history = read_json(path) if path.exists() else []
+    write_text_atomic(path, json.dumps([*history, info], indent=2) + "\n")
 
 
 def open_run_dir(cfg: Config, opts: RunOptions) -> RunDir:
@@ -138,6 +165,4 @@ def report(run_path: Path) -> None:
     resolved = run_path / "configs" / "resolved.json"
     cfg = from_dict(Config, read_json(resolved), str(resolved))
     run_dir = RunDir(run_path)
-    table = tables.collect(run_dir, [m.abbr for m in cfg.models], [d.abbr for d in cfg.datasets], cfg.summarizer)
-    out = tables.write_summaries(run_dir, table)
-    print(tables.to_text(table) + f"\nsummary: {out}/summary.{{txt,csv,md}}")
+    print(summarize(run_dir, cfg) + f"\nsummary: {run_dir.summary_dir}/summary.{{txt,csv,md,html}}")

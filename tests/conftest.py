@@ -58,8 +58,9 @@ def write_config(path: Path, models: list[dict], datasets: list[dict], **extra) 
     return path
 
 
-def compass(*args: str, cwd: Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+def compass(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "compass.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env, **kwargs)
 

@@ -49,7 +49,7 @@ def test_run_writes_the_contracted_files(tmp_path, mini_data, tiny_model):
         f.unlink()
     rep = compass("report", str(copy), cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr
-    for name in ("summary.txt", "summary.csv", "summary.md"):
+    for name in ("summary.txt", "summary.csv", "summary.md", "summary.html"):
         assert (copy / "summary" / name).read_bytes() == (run / "summary" / name).read_bytes()
 
 

@@ -1,0 +1,97 @@
+"""The self-contained HTML report: leaderboard, CI plots, breakdowns, per-sample drill-down, metadata.
+
+One file, no network: CSS, JS and SVG plots are inline. Model outputs and prompts are untrusted:
+the template autoescapes everything, and the per-sample data travels as JSON inside a
+``<script type="application/json">`` block (with ``<``, ``>`` and ``&`` escaped) that the page
+reads with ``JSON.parse`` and shows through ``textContent`` only.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from compass.config import Config
+from compass.store import RunDir, read_json, recover_jsonl
+from compass.summarize import plots
+from compass.summarize.tables import Cell, Table
+
+MAX_SAMPLES = 2000  # per model and dataset in the drill-down; the jsonl files hold them all
+MAX_TEXT = 6000  # characters of a prompt or prediction shown
+
+
+def _clip(text) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f" … [{len(text) - MAX_TEXT} more characters]"
+
+
+def _samples(run_dir: RunDir, models: list[str], datasets: list[str]) -> dict[str, dict]:
+    out = {}
+    for model in models:
+        for ds in datasets:
+            rows = recover_jsonl(run_dir.predictions(model, ds))
+            if not rows:
+                continue
+            # Failures first, so a truncated drill-down still shows what went wrong.
+            rows.sort(key=lambda r: bool(r.get("correct")))
+            out[f"{model} / {ds}"] = {
+                "total": len(rows),
+                "rows": [{"id": str(r.get("id")), "prompt": _clip(r.get("prompt")),
+                          "prediction": _clip(r.get("prediction")), "extracted": _clip(r.get("extracted")),
+                          "gold": _clip(r.get("gold")), "correct": r.get("correct")} for r in rows[:MAX_SAMPLES]],
+            }
+    return out
+
+
+def _safe_json(data) -> str:
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _breakdowns(run_dir: RunDir, models: list[str], datasets: list[str]) -> list[dict]:
+    out = []
+    for ds in datasets:
+        cells: dict[tuple[str, str], Cell] = {}
+        groups: list[str] = []
+        for model in models:
+            path = run_dir.result(model, ds)
+            if not path.exists():
+                continue
+            for group, b in read_json(path).get("breakdown", {}).items():
+                if group not in groups:
+                    groups.append(group)
+                cells[(group, model)] = Cell(b["accuracy"], b["ci95"][0], b["ci95"][1], b["n"])
+        if groups:
+            out.append({"dataset": ds, "groups": groups, "cells": cells,
+                        "svg": plots.scores_with_ci(groups, models, cells)})
+    return out
+
+
+def _metadata(run_dir: RunDir, cfg: Config) -> dict:
+    info_path = run_dir.root / "configs" / "run_info.json"
+    history = read_json(info_path) if info_path.exists() else []
+    results = []
+    for model in cfg.models:
+        for ds in cfg.datasets:
+            path = run_dir.result(model.abbr, ds.abbr)
+            if path.exists():
+                r = read_json(path)
+                results.append({"model": model.abbr, "dataset": ds.abbr, "config_hash": r.get("config_hash"),
+                                "model_path": model.path, "dataset_path": ds.path, "n": r.get("n")})
+    return {"history": history, "results": results}
+
+
+def render(run_dir: RunDir, cfg: Config, table: Table) -> str:
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    names = [name for name, _, _ in table.rows]
+    cells = {(name, m): row[m] for name, _, row in table.rows for m in table.models}
+    datasets = [d.abbr for d in cfg.datasets]
+    return env.get_template("report.html.j2").render(
+        title=f"{cfg.name} — {run_dir.root.name}",
+        table=table,
+        scores_svg=plots.scores_with_ci(names, table.models, cells) if names else "",
+        breakdowns=_breakdowns(run_dir, table.models, datasets),
+        samples_json=_safe_json(_samples(run_dir, table.models, datasets)),
+        meta=_metadata(run_dir, cfg),
+    )
