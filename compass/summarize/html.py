@@ -87,11 +87,14 @@ def render(run_dir: RunDir, cfg: Config, table: Table) -> str:
     names = [name for name, _, _ in table.rows]
     cells = {(name, m): row[m] for name, _, row in table.rows for m in table.models}
     datasets = [d.abbr for d in cfg.datasets]
+    meta = _metadata(run_dir, cfg)
+    # Times come from the run's own record, so regenerating the report elsewhere gives the same bytes.
+    started = meta["history"][0]["started"] if meta["history"] else "unknown time"
     return env.get_template("report.html.j2").render(
-        title=f"{cfg.name} — {run_dir.root.name}",
+        title=f"{cfg.name}, run started {started}",
         table=table,
         scores_svg=plots.scores_with_ci(names, table.models, cells) if names else "",
         breakdowns=_breakdowns(run_dir, table.models, datasets),
         samples_json=_safe_json(_samples(run_dir, table.models, datasets)),
-        meta=_metadata(run_dir, cfg),
+        meta=meta,
     )
