@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rewrite the summaries of a finished run from its result files")
     report.add_argument("run_dir", help="a run directory (outputs/<config>/<timestamp>)")
     report.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+    from compass.summarize import gate
+
+    gate_parser = sub.add_parser(
+        "gate", help="compare a candidate run with a baseline, per sample; exit 1 on a real regression",
+        description="Paired per-sample comparison of two runs with significance tests (docs/gate.md). "
+                    "Exit codes: 0 pass, 1 regression (or inconclusive with --strict), 2 usage or data error.")
+    gate.add_arguments(gate_parser)
     return parser
 
 
@@ -82,6 +90,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(list_configs(Path(args.root)))
         return 0
+    if args.command == "gate":
+        from compass.summarize import gate
+
+        return gate.run(args)
     if args.command == "report":
         from compass.pipeline import report
 

@@ -161,8 +161,9 @@ def _z_tail(z_obs: float, n: float, margin: float, psi: np.ndarray, upper: bool)
 
 def _unconditional_p(b: float, c: float, n: float, margin: float, gamma: float, upper: bool) -> float:
     d_total = b + c
-    psi_lo = float(stats.beta.ppf(gamma / 2, d_total, n - d_total + 1)) if d_total > 0 else 0.0
-    psi_hi = float(stats.beta.ppf(1 - gamma / 2, d_total + 1, n - d_total)) if d_total < n else 1.0
+    # Two-sided (1 - gamma) Clopper-Pearson interval for psi from D of n (beta quantiles).
+    psi_lo = float(special.betaincinv(d_total, n - d_total + 1, gamma / 2)) if d_total > 0 else 0.0
+    psi_hi = float(special.betaincinv(d_total + 1, n - d_total, 1 - gamma / 2)) if d_total < n else 1.0
     if not upper:  # H0 (drop >= m) needs psi >= m
         psi_lo = max(psi_lo, margin)
         if psi_hi <= psi_lo:
