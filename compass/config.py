@@ -149,8 +149,15 @@ class ComponentCfg:
 
 
 @dataclass
+class EvaluatorCfg:
+    type: Any
+    k: list[int] | None = None  # pass@k values, for evaluators that sample several answers
+    timeout_s: float | None = None  # per-program limit, for evaluators that run code
+
+
+@dataclass
 class EvalCfg:
-    evaluator: ComponentCfg
+    evaluator: EvaluatorCfg
     pred_postprocessor: ComponentCfg | None = None
 
     def validate(self, where: str) -> None:

@@ -76,3 +76,23 @@ def test_runner_refuses_jobs_needing_more_gpus_than_exist(tmp_path, monkeypatch)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     (outcome,) = run_jobs([Job("big", ["true"], tmp_path / "big.log", num_gpus=2)], poll_s=0.01)
     assert not outcome.ok and "needs 2 GPUs, this machine has 0" in outcome.error
+
+
+def test_evaluate_binary_and_grouped_outcomes():
+    from compass.config import EvalCfg, EvaluatorCfg
+    from compass.evaluators import evaluate
+
+    rows = [{"id": str(i), "prediction": p, "gold": g, "group": grp}
+            for i, (p, g, grp) in enumerate([("A", "A", "x"), ("B", "A", "x"), ("C", "C", "y"), (" D ", "D", "y")])]
+    out = evaluate(rows, EvalCfg(EvaluatorCfg("accuracy")))
+    assert [r["correct"] for r in rows] == [True, False, True, True]
+    assert out["primary"] == "accuracy" and out["metrics"]["accuracy"] == 0.75
+    assert out["breakdown"]["x"]["accuracy"] == 0.5 and out["breakdown"]["y"]["n"] == 2
+    assert out["ci95"]["accuracy"] == list(wilson(3, 4))
+
+
+def test_continuous_scores_get_a_bootstrap_interval():
+    from compass.evaluators import outcome_metric
+
+    name, value, (lo, hi) = outcome_metric([{"score": s} for s in (0.0, 0.5, 1.0, 1.0)])
+    assert name == "score" and value == 0.625 and lo < value < hi

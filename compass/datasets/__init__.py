@@ -1,19 +1,20 @@
 """Dataset loaders, one module per benchmark family. ``load`` picks one by canonical type."""
 from __future__ import annotations
 
+import importlib
+
 from compass.config import DatasetConfig, parse_range
 from compass.datasets.base import LoadedDataset, Sample
 from compass.errors import CompassError
 
 
+# Canonical dataset type (see compass.config.DATASET_TYPES) -> the module with its ``load``.
+FAMILIES = {"mmlu": "compass.datasets.mmlu", "gsm8k": "compass.datasets.gsm8k"}
+
+
 def load(cfg: DatasetConfig) -> LoadedDataset:
     """Load a dataset as configured, with ``reader_cfg.test_range`` applied."""
-    if cfg.type == "mmlu":
-        from compass.datasets import mmlu as family
-    elif cfg.type == "gsm8k":
-        from compass.datasets import gsm8k as family
-    else:  # config validation rejects unknown types before this point
-        raise ValueError(f"no loader for dataset type {cfg.type!r}")
+    family = importlib.import_module(FAMILIES[cfg.type])  # config validation rejects unknown types
     reader = cfg.reader_cfg
     data = family.load(cfg.path, cfg.name, reader.train_split, reader.test_split)
     for column in reader.input_columns or []:

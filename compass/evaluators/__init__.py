@@ -1,0 +1,62 @@
+"""Evaluators: per-sample outcomes from extracted answers, then metrics with 95% CIs.
+
+An evaluator is a function ``judge(rows, cfg) -> dict`` that sets, on every prediction row,
+either ``correct`` (bool) or ``score`` (float in [0, 1]), and returns any extra metrics as
+``{name: (value, [lo, hi])}`` (e.g. pass@k). The tables below are the whole registry: a config's
+``type`` name maps to a module and function here and nowhere else.
+"""
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from typing import Callable
+
+from compass.config import EvalCfg
+from compass.evaluators.stats import bootstrap_mean, wilson
+
+EVALUATORS = {
+    "accuracy": "compass.evaluators.accuracy:exact_match",
+    "numeric_match": "compass.evaluators.accuracy:numeric_match",
+}
+POSTPROCESSORS = {
+    "first_capital": "compass.evaluators.postprocess:first_capital",
+    "last_number": "compass.evaluators.postprocess:last_number",
+    "none": "compass.evaluators.postprocess:strip",
+}
+
+
+def resolve(table: dict[str, str], name: str) -> Callable:
+    module, function = table[name].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def evaluate(rows: list[dict], cfg: EvalCfg) -> dict:
+    """Mark every row and return ``metrics``, ``ci95``, ``primary`` and a per-group ``breakdown``."""
+    extract = resolve(POSTPROCESSORS, cfg.pred_postprocessor.type if cfg.pred_postprocessor else "none")
+    for row in rows:
+        prediction = row["prediction"]
+        row["extracted"] = [extract(str(p)) for p in prediction] if isinstance(prediction, list) else extract(str(prediction))
+    extra = resolve(EVALUATORS, cfg.evaluator.type)(rows, cfg)
+    primary, value, ci = outcome_metric(rows)
+    metrics, ci95 = {primary: value}, {primary: ci}
+    for name, (v, interval) in extra.items():
+        metrics[name], ci95[name] = v, list(interval)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row.get("group") is not None:
+            groups[str(row["group"])].append(row)
+    breakdown = {}
+    for group, members in sorted(groups.items()):
+        _, v, interval = outcome_metric(members)
+        breakdown[group] = {"n": len(members), primary: v, "ci95": interval}
+    return {"primary": primary, "metrics": metrics, "ci95": ci95, "breakdown": breakdown}
+
+
+def outcome_metric(rows: list[dict]) -> tuple[str, float, list[float]]:
+    """Accuracy with a Wilson interval for binary outcomes, else mean score with a bootstrap one."""
+    if rows and all("correct" in r for r in rows):
+        k, n = sum(bool(r["correct"]) for r in rows), len(rows)
+        return "accuracy", k / n, list(wilson(k, n))
+    scores = [float(r["score"]) for r in rows]
+    mean = sum(scores) / len(scores) if scores else 0.0
+    return "score", mean, list(bootstrap_mean(scores))

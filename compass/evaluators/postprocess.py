@@ -31,4 +31,5 @@ def normalize_number(text: str) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-POSTPROCESSORS = {"first_capital": first_capital, "last_number": last_number, "none": lambda text: text.strip()}
+def strip(text: str) -> str:
+    return text.strip()

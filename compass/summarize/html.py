@@ -57,10 +57,12 @@ def _breakdowns(run_dir: RunDir, models: list[str], datasets: list[str]) -> list
             path = run_dir.result(model, ds)
             if not path.exists():
                 continue
-            for group, b in read_json(path).get("breakdown", {}).items():
+            result = read_json(path)
+            primary = result.get("primary", "accuracy")
+            for group, b in result.get("breakdown", {}).items():
                 if group not in groups:
                     groups.append(group)
-                cells[(group, model)] = Cell(b["accuracy"], b["ci95"][0], b["ci95"][1], b["n"])
+                cells[(group, model)] = Cell(b[primary], b["ci95"][0], b["ci95"][1], b["n"])
         if groups:
             out.append({"dataset": ds, "groups": groups, "cells": cells,
                         "svg": plots.scores_with_ci(groups, models, cells)})

@@ -13,7 +13,7 @@ from compass.store import RunDir, read_json, write_text_atomic
 
 @dataclass(frozen=True)
 class Cell:
-    value: float  # a fraction in [0, 1]
+    value: float  # the dataset's primary metric, a fraction in [0, 1]
     lo: float
     hi: float
     n: int
@@ -39,22 +39,26 @@ def _group_cell(cells: list[Cell], weights: list[float]) -> Cell:
 
 def collect(run_dir: RunDir, models: list[str], datasets: list[str], summarizer: SummarizerCfg) -> Table:
     cells: dict[tuple[str, str], Cell] = {}
+    metric_names: dict[str, str] = {}
     for model in models:
         for ds in datasets:
             path = run_dir.result(model, ds)
             if path.exists():
                 r = read_json(path)
-                lo, hi = r["ci95"]["accuracy"]
-                cells[(ds, model)] = Cell(r["metrics"]["accuracy"], lo, hi, r["n"])
+                primary = r.get("primary", "accuracy")
+                metric_names.setdefault(ds, primary)
+                lo, hi = r["ci95"][primary]
+                cells[(ds, model)] = Cell(r["metrics"][primary], lo, hi, r["n"])
     order = summarizer.dataset_abbrs or datasets
-    rows = [(ds, "accuracy", {m: cells.get((ds, m)) for m in models}) for ds in order if ds in datasets]
+    rows = [(ds, metric_names.get(ds, "accuracy"), {m: cells.get((ds, m)) for m in models})
+            for ds in order if ds in datasets]
     for group in summarizer.summary_groups:
         weights = group.weights or [1.0] * len(group.subsets)
         row = {}
         for m in models:
             members = [cells.get((s, m)) for s in group.subsets]
             row[m] = _group_cell(members, weights) if all(members) else None  # type: ignore[arg-type]
-        rows.append((group.name, "accuracy (avg)" if not group.weights else "accuracy (weighted avg)", row))
+        rows.append((group.name, "average" if not group.weights else "weighted average", row))
     return Table(models, rows)
 
 
