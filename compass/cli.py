@@ -50,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--root", default=".", help="directory holding datasets_cfg/ and models_cfg/")
     lst.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
-    report = sub.add_parser("report", help="rewrite the summaries of a finished run from its result files")
-    report.add_argument("run_dir", help="a run directory (outputs/<config>/<timestamp>)")
+    report = sub.add_parser("report", help="rewrite summaries from result files; merge several runs",
+                            description="Regenerate a run's summaries from its result files with no model call. "
+                                        "Several run directories merge into one leaderboard (needs --out).")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (outputs/<config>/<timestamp>)")
+    report.add_argument("--format", default="txt,csv,md,html",
+                        help="comma-separated formats among txt, csv, md, html (default: all)")
+    report.add_argument("-o", "--out", help="directory for the summaries (default: the run's summary/)")
     report.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     from compass.summarize import gate
@@ -97,7 +102,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         from compass.pipeline import report
 
-        report(Path(args.run_dir))
+        from compass.errors import CompassError
+        from compass.pipeline import FORMATS
+
+        formats = [f.strip() for f in args.format.split(",") if f.strip()]
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown or not formats:
+            raise CompassError(f"--format: unknown format {unknown[0] if unknown else '(none)'!r}; "
+                               f"choose from {', '.join(FORMATS)}")
+        report([Path(p) for p in args.run_dirs], formats, Path(args.out) if args.out else None)
         return 0
     raise AssertionError(args.command)
 

@@ -59,13 +59,23 @@ def run(config_file: str, opts: RunOptions) -> RunDir | None:
     return run_dir
 
 
+FORMATS = ("txt", "csv", "md", "html")
+
+
 def summarize(run_dir: RunDir, cfg: Config) -> str:
     """Write every summary format of a run from its result files; return the text leaderboard."""
+    columns = [tables.Column(m.abbr, run_dir, m.abbr) for m in cfg.models]
+    return write_report(columns, [d.abbr for d in cfg.datasets], cfg, run_dir.summary_dir, FORMATS)
+
+
+def write_report(columns, datasets: list[str], cfg: Config, out: Path, formats) -> str:
     from compass.summarize import html
 
-    table = tables.collect(run_dir, [m.abbr for m in cfg.models], [d.abbr for d in cfg.datasets], cfg.summarizer)
-    tables.write_summaries(run_dir, table)
-    write_text_atomic(run_dir.summary_dir / "summary.html", html.render(run_dir, cfg, table))
+    table = tables.collect(columns, datasets, cfg.summarizer)
+    renderers = {"txt": tables.to_text, "csv": tables.to_csv, "md": tables.to_markdown,
+                 "html": lambda t: html.render(cfg.name, t, datasets)}
+    for fmt in formats:
+        write_text_atomic(out / f"summary.{fmt}", renderers[fmt](table))
     return tables.to_text(table)
 
 
@@ -157,12 +167,25 @@ def describe_plan(cfg: Config, tasks: list[Task]) -> str:
     return "\n".join(lines)
 
 
-def report(run_path: Path) -> None:
-    """Rewrite a finished run's summaries from its result files (no model call, no re-scoring)."""
+def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None) -> None:
+    """Rewrite summaries from result files (no model call, no re-scoring); several runs merge into
+    one leaderboard, a model abbr seen in two runs getting its run's name in brackets."""
     from compass.config import Config
+    from compass.errors import CompassError
     from compass.schema import from_dict
 
-    resolved = run_path / "configs" / "resolved.json"
-    cfg = from_dict(Config, read_json(resolved), str(resolved))
-    run_dir = RunDir(run_path)
-    print(summarize(run_dir, cfg) + f"\nsummary: {run_dir.summary_dir}/summary.{{txt,csv,md,html}}")
+    if len(run_paths) > 1 and out is None:
+        raise CompassError("--out: needed when merging several runs (where should the summary go?)")
+    configs = []
+    for path in run_paths:
+        resolved = path / "configs" / "resolved.json"
+        if not resolved.is_file():
+            raise CompassError(f"{path}: not a run directory (no configs/resolved.json)")
+        configs.append((RunDir(path), from_dict(Config, read_json(resolved), str(resolved))))
+    seen = [m.abbr for _, cfg in configs for m in cfg.models]
+    columns = [tables.Column(m.abbr if seen.count(m.abbr) == 1 else f"{m.abbr} ({run.root.parent.name}/{run.root.name})",
+                             run, m.abbr) for run, cfg in configs for m in cfg.models]
+    datasets = list(dict.fromkeys(d.abbr for _, cfg in configs for d in cfg.datasets))
+    target = out or configs[0][0].summary_dir
+    text = write_report(columns, datasets, configs[0][1], target, formats)
+    print(text + f"\nsummary: {target}/summary.{{{','.join(formats)}}}")

@@ -94,3 +94,25 @@ def test_list_and_help():
     help_text = compass("run", "--help", cwd=REPO).stdout
     for word in ("--dry-run", "-r", "resume", "exit codes"):
         assert word in help_text
+
+
+def test_report_merges_runs_and_picks_formats(tmp_path, mini_data, tiny_model):
+    ds = [mmlu_dataset(mini_data["mmlu"], reader_cfg=dict(test_range="[0:4]"))]
+    runs = []
+    for name in ("first", "second"):
+        cfg = write_config(tmp_path / f"{name}.py", [dict(abbr="tiny", path=str(tiny_model))], ds)
+        assert compass("run", str(cfg), cwd=tmp_path).returncode == 0
+        (run,) = list((tmp_path / "outputs" / name).iterdir())
+        runs.append(run)
+    merged = compass("report", str(runs[0]), str(runs[1]), "-o", str(tmp_path / "merged"), "--format", "md,csv",
+                     cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == ["summary.csv", "summary.md"]
+    header = (tmp_path / "merged" / "summary.md").read_text().splitlines()[0]
+    assert f"tiny (first/{runs[0].name})" in header and f"tiny (second/{runs[1].name})" in header
+    bad = compass("report", str(runs[0]), "--format", "pdf", cwd=tmp_path)
+    assert bad.returncode == 2 and "--format: unknown format 'pdf'" in bad.stderr
+    needs_out = compass("report", str(runs[0]), str(runs[1]), cwd=tmp_path)
+    assert needs_out.returncode == 2 and "--out" in needs_out.stderr
+    not_run = compass("report", str(tmp_path), cwd=tmp_path)
+    assert not_run.returncode == 2 and "not a run directory" in not_run.stderr

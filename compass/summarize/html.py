@@ -12,10 +12,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from compass.config import Config
-from compass.store import RunDir, read_json, recover_jsonl
+from compass.store import read_json, recover_jsonl
 from compass.summarize import plots
-from compass.summarize.tables import Cell, Table
+from compass.summarize.tables import Cell, Column, Table
 
 MAX_SAMPLES = 2000  # per model and dataset in the drill-down; the jsonl files hold them all
 MAX_TEXT = 6000  # characters of a prompt or prediction shown
@@ -26,11 +25,12 @@ def _clip(text) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f" … [{len(text) - MAX_TEXT} more characters]"
 
 
-def _samples(run_dir: RunDir, models: list[str], datasets: list[str]) -> dict[str, dict]:
+def _samples(columns: list[Column], datasets: list[str]) -> dict[str, dict]:
     out = {}
-    for model in models:
+    for column in columns:
+        model = column.name
         for ds in datasets:
-            rows = recover_jsonl(run_dir.predictions(model, ds))
+            rows = recover_jsonl(column.run.predictions(column.model, ds))
             if not rows:
                 continue
             # Failures first, so a truncated drill-down still shows what went wrong.
@@ -48,13 +48,15 @@ def _safe_json(data) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _breakdowns(run_dir: RunDir, models: list[str], datasets: list[str]) -> list[dict]:
+def _breakdowns(columns: list[Column], datasets: list[str]) -> list[dict]:
     out = []
+    models = [c.name for c in columns]
     for ds in datasets:
         cells: dict[tuple[str, str], Cell] = {}
         groups: list[str] = []
-        for model in models:
-            path = run_dir.result(model, ds)
+        for column in columns:
+            model = column.name
+            path = column.run.result(column.model, ds)
             if not path.exists():
                 continue
             result = read_json(path)
@@ -69,34 +71,36 @@ def _breakdowns(run_dir: RunDir, models: list[str], datasets: list[str]) -> list
     return out
 
 
-def _metadata(run_dir: RunDir, cfg: Config) -> dict:
-    info_path = run_dir.root / "configs" / "run_info.json"
-    history = read_json(info_path) if info_path.exists() else []
+def _metadata(columns: list[Column], datasets: list[str]) -> dict:
+    history = []
+    for run in dict.fromkeys(c.run for c in columns):
+        info_path = run.root / "configs" / "run_info.json"
+        history += read_json(info_path) if info_path.exists() else []
     results = []
-    for model in cfg.models:
-        for ds in cfg.datasets:
-            path = run_dir.result(model.abbr, ds.abbr)
+    for column in columns:
+        for ds in datasets:
+            path = column.run.result(column.model, ds)
             if path.exists():
                 r = read_json(path)
-                results.append({"model": model.abbr, "dataset": ds.abbr, "config_hash": r.get("config_hash"),
-                                "model_path": model.path, "dataset_path": ds.path, "n": r.get("n")})
+                results.append({"model": column.name, "dataset": ds, "config_hash": r.get("config_hash"),
+                                "model_path": r.get("model_path"), "dataset_path": r.get("dataset_path"),
+                                "n": r.get("n")})
     return {"history": history, "results": results}
 
 
-def render(run_dir: RunDir, cfg: Config, table: Table) -> str:
+def render(title: str, table: Table, datasets: list[str]) -> str:
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     names = [name for name, _, _ in table.rows]
     cells = {(name, m): row[m] for name, _, row in table.rows for m in table.models}
-    datasets = [d.abbr for d in cfg.datasets]
-    meta = _metadata(run_dir, cfg)
+    meta = _metadata(table.columns, datasets)
     # Times come from the run's own record, so regenerating the report elsewhere gives the same bytes.
     started = meta["history"][0]["started"] if meta["history"] else "unknown time"
     return env.get_template("report.html.j2").render(
-        title=f"{cfg.name}, run started {started}",
+        title=f"{title}, run started {started}",
         table=table,
         scores_svg=plots.scores_with_ci(names, table.models, cells) if names else "",
-        breakdowns=_breakdowns(run_dir, table.models, datasets),
-        samples_json=_safe_json(_samples(run_dir, table.models, datasets)),
+        breakdowns=_breakdowns(table.columns, datasets),
+        samples_json=_safe_json(_samples(table.columns, datasets)),
         meta=meta,
     )

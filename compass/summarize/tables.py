@@ -5,10 +5,9 @@ import csv
 import io
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from compass.config import SummarizerCfg
-from compass.store import RunDir, read_json, write_text_atomic
+from compass.store import RunDir, read_json
 
 
 @dataclass(frozen=True)
@@ -22,10 +21,23 @@ class Cell:
         return f"{100 * self.value:.2f} [{100 * self.lo:.1f}, {100 * self.hi:.1f}]"
 
 
+@dataclass(frozen=True)
+class Column:
+    """One leaderboard column: a model of a run (several runs can share one leaderboard)."""
+
+    name: str
+    run: RunDir
+    model: str  # the model's abbr inside that run
+
+
 @dataclass
 class Table:
-    models: list[str]
-    rows: list[tuple[str, str, dict[str, Cell | None]]]  # (dataset or group, metric, model -> cell)
+    columns: list[Column]
+    rows: list[tuple[str, str, dict[str, Cell | None]]]  # (dataset or group, metric, column name -> cell)
+
+    @property
+    def models(self) -> list[str]:
+        return [c.name for c in self.columns]
 
 
 def _group_cell(cells: list[Cell], weights: list[float]) -> Cell:
@@ -37,12 +49,14 @@ def _group_cell(cells: list[Cell], weights: list[float]) -> Cell:
     return Cell(value, max(0.0, value - half), min(1.0, value + half), sum(c.n for c in cells))
 
 
-def collect(run_dir: RunDir, models: list[str], datasets: list[str], summarizer: SummarizerCfg) -> Table:
+def collect(columns: list[Column], datasets: list[str], summarizer: SummarizerCfg) -> Table:
     cells: dict[tuple[str, str], Cell] = {}
     metric_names: dict[str, str] = {}
-    for model in models:
+    models = [c.name for c in columns]
+    for column in columns:
+        model = column.name
         for ds in datasets:
-            path = run_dir.result(model, ds)
+            path = column.run.result(column.model, ds)
             if path.exists():
                 r = read_json(path)
                 primary = r.get("primary", "accuracy")
@@ -59,7 +73,7 @@ def collect(run_dir: RunDir, models: list[str], datasets: list[str], summarizer:
             members = [cells.get((s, m)) for s in group.subsets]
             row[m] = _group_cell(members, weights) if all(members) else None  # type: ignore[arg-type]
         rows.append((group.name, "average" if not group.weights else "weighted average", row))
-    return Table(models, rows)
+    return Table(columns, rows)
 
 
 def _grid(table: Table) -> list[list[str]]:
@@ -95,11 +109,3 @@ def to_csv(table: Table) -> str:
             values += [f"{100 * c.value:.2f}", f"{100 * c.lo:.2f}", f"{100 * c.hi:.2f}"] if c else ["", "", ""]
         writer.writerow([name, metric, *values])
     return out.getvalue()
-
-
-def write_summaries(run_dir: RunDir, table: Table) -> Path:
-    out = run_dir.summary_dir
-    write_text_atomic(out / "summary.txt", to_text(table))
-    write_text_atomic(out / "summary.md", to_markdown(table))
-    write_text_atomic(out / "summary.csv", to_csv(table))
-    return out
