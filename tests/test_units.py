@@ -84,7 +84,7 @@ def test_evaluate_binary_and_grouped_outcomes():
 
     rows = [{"id": str(i), "prediction": p, "gold": g, "group": grp}
             for i, (p, g, grp) in enumerate([("A", "A", "x"), ("B", "A", "x"), ("C", "C", "y"), (" D ", "D", "y")])]
-    out = evaluate(rows, EvalCfg(EvaluatorCfg("accuracy")))
+    out = evaluate(rows, EvalCfg(EvaluatorCfg("accuracy")), None)
     assert [r["correct"] for r in rows] == [True, False, True, True]
     assert out["primary"] == "accuracy" and out["metrics"]["accuracy"] == 0.75
     assert out["breakdown"]["x"]["accuracy"] == 0.5 and out["breakdown"]["y"]["n"] == 2

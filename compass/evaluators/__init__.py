@@ -1,6 +1,6 @@
 """Evaluators: per-sample outcomes from extracted answers, then metrics with 95% CIs.
 
-An evaluator is a function ``judge(rows, cfg) -> dict`` that sets, on every prediction row,
+An evaluator is a function ``judge(rows, cfg, ctx) -> dict`` that sets, on every prediction row,
 either ``correct`` (bool) or ``score`` (float in [0, 1]), and returns any extra metrics as
 ``{name: (value, [lo, hi])}`` (e.g. pass@k). The tables below are the whole registry: a config's
 ``type`` name maps to a module and function here and nowhere else.
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Callable
 
 from compass.config import EvalCfg
 from compass.evaluators.stats import bootstrap_mean, wilson
+from compass.store import RunDir
 
 EVALUATORS = {
     "accuracy": "compass.evaluators.accuracy:exact_match",
@@ -25,18 +27,28 @@ POSTPROCESSORS = {
 }
 
 
+@dataclass(frozen=True)
+class EvalContext:
+    """Where the rows come from, for evaluators that need more than the rows (a judge's cache,
+    a baseline model's predictions in the same run)."""
+
+    run_dir: RunDir
+    model: str
+    dataset: str
+
+
 def resolve(table: dict[str, str], name: str) -> Callable:
     module, function = table[name].split(":")
     return getattr(importlib.import_module(module), function)
 
 
-def evaluate(rows: list[dict], cfg: EvalCfg) -> dict:
+def evaluate(rows: list[dict], cfg: EvalCfg, ctx: EvalContext) -> dict:
     """Mark every row and return ``metrics``, ``ci95``, ``primary`` and a per-group ``breakdown``."""
     extract = resolve(POSTPROCESSORS, cfg.pred_postprocessor.type if cfg.pred_postprocessor else "none")
     for row in rows:
         prediction = row["prediction"]
         row["extracted"] = [extract(str(p)) for p in prediction] if isinstance(prediction, list) else extract(str(prediction))
-    extra = resolve(EVALUATORS, cfg.evaluator.type)(rows, cfg)
+    extra = resolve(EVALUATORS, cfg.evaluator.type)(rows, cfg, ctx)
     primary, value, ci = outcome_metric(rows)
     metrics, ci95 = {primary: value}, {primary: ci}
     for name, (v, interval) in extra.items():

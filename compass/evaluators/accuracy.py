@@ -5,7 +5,7 @@ from compass.config import EvalCfg
 from compass.evaluators.postprocess import normalize_number
 
 
-def exact_match(rows: list[dict], cfg: EvalCfg) -> dict:
+def exact_match(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
     for row in rows:
         row["correct"] = str(row["extracted"]).strip() == str(row["gold"]).strip()
     return {}
@@ -18,7 +18,7 @@ def _same_number(extracted: str, gold: str) -> bool:
         return False
 
 
-def numeric_match(rows: list[dict], cfg: EvalCfg) -> dict:
+def numeric_match(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
     for row in rows:
         row["correct"] = _same_number(str(row["extracted"]), row["gold"])
     return {}

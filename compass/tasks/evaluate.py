@@ -30,7 +30,7 @@ def evaluate_dataset(task: Task, run_dir: RunDir, ds: DatasetConfig) -> dict:
     if len(by_id) != meta["n"]:
         raise CompassError(f"{pred_path}: holds {len(by_id)} samples, expected {meta['n']}")
     ordered = sorted(by_id.values(), key=lambda r: _natural_key(r["id"]))
-    scored = evaluators.evaluate(ordered, ds.eval_cfg)
+    scored = evaluators.evaluate(ordered, ds.eval_cfg, evaluators.EvalContext(run_dir, model, ds.abbr))
     # Rewritten in dataset order, with per-sample outcomes, so runs compare sample by sample.
     write_text_atomic(pred_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
     result = {
