@@ -18,16 +18,22 @@ from compass.errors import CompassError
 from compass.schema import from_dict
 
 MODEL_TYPES = {"HuggingFaceCausalLM": "hf", "HuggingFace": "hf", "hf": "hf"}
-DATASET_TYPES = {"MMLUDataset": "mmlu", "mmlu": "mmlu", "GSM8KDataset": "gsm8k", "gsm8k": "gsm8k"}
+DATASET_TYPES = {"MMLUDataset": "mmlu", "mmlu": "mmlu", "GSM8KDataset": "gsm8k", "gsm8k": "gsm8k",
+                 "CustomDataset": "custom", "custom": "custom",
+                 "HumanevalDataset": "humaneval", "HumanEvalDataset": "humaneval", "humaneval": "humaneval"}
 INFERENCER_TYPES = {"PPLInferencer": "loglikelihood", "LoglikelihoodInferencer": "loglikelihood",
                     "loglikelihood": "loglikelihood", "GenInferencer": "generate", "generate": "generate"}
 RETRIEVER_TYPES = {"ZeroRetriever": "zero", "zero": "zero", "FixKRetriever": "fixed", "fixed": "fixed",
-                   "RandomRetriever": "random", "random": "random"}
+                   "RandomRetriever": "random", "random": "random",
+                   "BM25Retriever": "lexical_topk", "TopkRetriever": "lexical_topk", "lexical_topk": "lexical_topk"}
 EVALUATOR_TYPES = {"AccEvaluator": "accuracy", "accuracy": "accuracy",
                    "Gsm8kEvaluator": "numeric_match", "NumericMatchEvaluator": "numeric_match",
-                   "numeric_match": "numeric_match"}
+                   "numeric_match": "numeric_match",
+                   "HumanEvalEvaluator": "code_exec", "HumanEvaluator": "code_exec", "code_exec": "code_exec"}
 POSTPROCESSOR_TYPES = {"first_capital": "first_capital", "first_option": "first_capital",
-                       "last_number": "last_number", "gsm8k": "last_number", "none": "none"}
+                       "last_number": "last_number", "gsm8k": "last_number", "none": "none",
+                       "humaneval": "humaneval", "humaneval_postprocess": "humaneval",
+                       "humaneval_postprocess_v2": "humaneval"}
 PARTITIONER_TYPES = {"NaivePartitioner": "naive", "naive": "naive"}
 RUNNER_TYPES = {"LocalRunner": "local", "local": "local"}
 
@@ -80,6 +86,8 @@ class ReaderCfg:
     train_split: str = "dev"
     test_split: str = "test"
     test_range: str | None = None  # a slice such as "[0:100]", applied after loading
+    id_column: str | None = None  # custom datasets: the column holding sample ids (default: row number)
+    group_column: str | None = None  # custom datasets: a column grouping samples (subject, category)
 
     def validate(self, where: str) -> None:
         if self.test_range is not None:
@@ -126,9 +134,23 @@ class InferencerCfg:
     stop: list[str] = field(default_factory=list)
     choices: list[str] = field(default_factory=lambda: ["A", "B", "C", "D"])
     continuation: str = " {label}"  # what is scored after the prompt; {label} or {text}
+    num_samples: int = 1  # completions per sample (GenInferencer), e.g. 20 for pass@10
+    temperature: float = 0.0  # 0: greedy; > 0: seeded sampling
+    top_p: float = 1.0
 
     def validate(self, where: str) -> None:
         self.type = canonical(self.type, INFERENCER_TYPES, f"{where}.type")
+        if self.num_samples < 1:
+            raise CompassError(f"{where}.num_samples: must be >= 1, got {self.num_samples}")
+        if self.temperature < 0:
+            raise CompassError(f"{where}.temperature: must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise CompassError(f"{where}.top_p: must be in (0, 1], got {self.top_p}")
+        sampling = self.num_samples > 1 or self.temperature > 0
+        if sampling and self.type != "generate":
+            raise CompassError(f"{where}: num_samples and temperature apply to GenInferencer only")
+        if self.num_samples > 1 and self.temperature == 0:  # greedy samples would all be identical
+            raise CompassError(f"{where}.num_samples: {self.num_samples} samples need temperature > 0")
 
 
 @dataclass

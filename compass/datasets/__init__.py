@@ -9,14 +9,20 @@ from compass.errors import CompassError
 
 
 # Canonical dataset type (see compass.config.DATASET_TYPES) -> the module with its ``load``.
-FAMILIES = {"mmlu": "compass.datasets.mmlu", "gsm8k": "compass.datasets.gsm8k"}
+FAMILIES = {"mmlu": "compass.datasets.mmlu", "gsm8k": "compass.datasets.gsm8k",
+            "humaneval": "compass.datasets.humaneval"}
 
 
 def load(cfg: DatasetConfig) -> LoadedDataset:
     """Load a dataset as configured, with ``reader_cfg.test_range`` applied."""
-    family = importlib.import_module(FAMILIES[cfg.type])  # config validation rejects unknown types
     reader = cfg.reader_cfg
-    data = family.load(cfg.path, cfg.name, reader.train_split, reader.test_split)
+    if cfg.type == "custom":  # defined by the config's columns rather than by a benchmark's layout
+        from compass.datasets.custom import load_custom
+
+        data = load_custom(cfg)
+    else:
+        family = importlib.import_module(FAMILIES[cfg.type])  # config validation rejects unknown types
+        data = family.load(cfg.path, cfg.name, reader.train_split, reader.test_split)
     for column in reader.input_columns or []:
         for sample in data.test[:1] + data.fewshot[:1]:
             if column not in sample.fields:

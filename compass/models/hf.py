@@ -1,15 +1,15 @@
-"""Hugging Face transformers backend: batched log-likelihood scoring and greedy generation."""
+"""Hugging Face transformers backend: batched log-likelihood scoring, greedy and seeded sampled generation."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from transformers import (AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria,
-                          StoppingCriteriaList)
+from transformers import (AutoModelForCausalLM, AutoTokenizer, DynamicCache, LogitsProcessor,
+                          LogitsProcessorList, StoppingCriteria, StoppingCriteriaList)
 
 from compass.config import ModelConfig
 from compass.errors import CompassError
-from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
+from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
 
 MIN_SHARED_PREFIX = 32  # tokens; shorter shared prefixes are not worth a separate forward pass
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -54,6 +54,9 @@ class HFCausalLM:
     def _format(self, text: str) -> str:
         if not self.cfg.chat:
             return text
+        if not getattr(self.tokenizer, "chat_template", None):
+            # Documented fallback for tokenizers without a template: ChatML, as InternLM2 and Qwen use.
+            return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
         return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
                                                   add_generation_prompt=True)
 
@@ -132,22 +135,33 @@ class HFCausalLM:
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, requests: list[GenerateRequest]) -> list[str]:
-        outputs = [""] * len(requests)
+        """``num_samples`` completions per request, request by request. Sample j of a request draws
+        from its own generator seeded by (request seed, j), so batch size, batch composition and
+        order never change a completion (up to float noise in the logits)."""
         encoded = [self._encode(self._format(req.prompt)) for req in requests]
-        order = sorted(range(len(requests)), key=lambda i: -len(encoded[i]))
-        # Requests in one batch share max_out_len and stop strings (they come from one dataset).
-        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
-        for i in order:
-            groups.setdefault((requests[i].max_out_len, requests[i].stop + tuple(self.cfg.stop)), []).append(i)
-        for (max_new, stop), members in groups.items():
+        # One row per distinct completion: greedy samples would all be the same, so greedy runs once.
+        rows = [(i, j) for i, req in enumerate(requests) for j in range(req.num_samples if req.temperature > 0 else 1)]
+        rows.sort(key=lambda row: -len(encoded[row[0]]))
+        # Rows in one batch share max_out_len, stop strings and sampling settings (they come from one dataset).
+        groups: dict[tuple, list[tuple[int, int]]] = {}
+        for i, j in rows:
+            req = requests[i]
+            sampling = (req.temperature, req.top_p) if req.temperature > 0 else None
+            groups.setdefault((req.max_out_len, req.stop + tuple(self.cfg.stop), sampling), []).append((i, j))
+        texts: dict[tuple[int, int], str] = {}
+        for (max_new, stop, sampling), members in groups.items():
             for start in range(0, len(members), self.cfg.batch_size):
-                idx = members[start:start + self.cfg.batch_size]
-                texts = self._generate_batch([encoded[i] for i in idx], max_new, stop)
-                for i, text in zip(idx, texts):
-                    outputs[i] = text
-        return outputs
+                batch = members[start:start + self.cfg.batch_size]
+                sampler = None
+                if sampling is not None:
+                    sampler = _SeededSampler([derive_seed(requests[i].seed, j) for i, j in batch], *sampling)
+                outs = self._generate_batch([encoded[i] for i, _ in batch], max_new, stop, sampler)
+                texts.update(zip(batch, outs))
+        return [texts[(i, j if req.temperature > 0 else 0)]
+                for i, req in enumerate(requests) for j in range(req.num_samples)]
 
-    def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...]) -> list[str]:
+    def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
+                        sampler: LogitsProcessor | None = None) -> list[str]:
         keep = max(1, self.cfg.max_seq_len - max_new)
         prompts = [p[-keep:] for p in prompts]
         width = max(len(p) for p in prompts)
@@ -158,13 +172,43 @@ class HFCausalLM:
             input_ids[b, width - len(p):] = torch.tensor(p)
             mask[b, width - len(p):] = 1
         criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, width, stop)]) if stop else None
+        # Sampling happens in our own processor (per-row generators); generate's greedy step then
+        # picks the one token it left, so do_sample stays False either way.
+        processors = LogitsProcessorList([sampler]) if sampler is not None else None
         generated = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), max_new_tokens=max_new,
-            do_sample=False, pad_token_id=pad, stopping_criteria=criteria,
+            do_sample=False, pad_token_id=pad, stopping_criteria=criteria, logits_processor=processors,
             **{"temperature": None, "top_p": None, "top_k": None, **self.cfg.generation_kwargs},
         )
         texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [cut_at_stop(t, stop) for t in texts]
+
+
+class _SeededSampler(LogitsProcessor):
+    """Temperature and nucleus (top-p) sampling where row b draws from its own CPU generator.
+
+    The global RNG and torch's batched ``multinomial`` would make a row's tokens depend on the
+    other rows of its batch and on the device. Here each step takes exactly one uniform number
+    from the row's generator and inverts the row's CDF, then leaves the chosen token as the only
+    finite logit.
+    """
+
+    def __init__(self, seeds: list[int], temperature: float, top_p: float):
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+        self.temperature, self.top_p = temperature, top_p
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        probs = (scores.float() / self.temperature).softmax(-1)
+        if self.top_p < 1.0:
+            # Keep tokens, most likely first, until the kept mass reaches top_p (always the top one).
+            ranked, order = probs.sort(-1, descending=True, stable=True)
+            ranked = ranked.masked_fill(ranked.cumsum(-1) - ranked >= self.top_p, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, ranked)
+        cdf = probs.cumsum(-1)
+        u = torch.tensor([float(torch.rand((), generator=g)) for g in self.generators], device=cdf.device)
+        picked = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None].contiguous(), right=True)
+        picked = picked.clamp(max=scores.shape[-1] - 1)
+        return torch.full_like(scores, float("-inf")).scatter(-1, picked, 0.0)
 
 
 class _StopStrings(StoppingCriteria):

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from compass.config import DatasetConfig
 from compass.datasets.base import LoadedDataset, Sample
-from compass.prompts.retrievers import select_shots
+from compass.prompts.retrievers import Retriever
 from compass.prompts.template import build_prompt, fill
 
 
 def prompts_for(cfg: DatasetConfig, data: LoadedDataset, where: str) -> list[tuple[Sample, str]]:
     infer = cfg.infer_cfg
-    return [(s, build_prompt(infer, s, select_shots(infer.retriever, s, data.fewshot, where))) for s in data.test]
+    retriever = Retriever(infer.retriever, data.fewshot, cfg.reader_cfg.input_columns, where)
+    return [(s, build_prompt(infer, s, retriever.select(s))) for s in data.test]
 
 
 __all__ = ["fill", "prompts_for"]
