@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import types
-import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from compass.errors import CompassError
@@ -37,7 +36,6 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is Any:
         return value
     if origin in (Union, types.UnionType):
-        errors = []
         for option in get_args(tp):
             if option is type(None):
                 if value is None:
@@ -45,8 +43,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
                 continue
             try:
                 return _convert(value, option, where)
-            except CompassError as exc:
-                errors.append(exc)
+            except CompassError:
+                continue
         raise CompassError(f"{where}: expected {_type_name(tp)}, got {_describe(value)}")
     if origin is Literal:
         if value not in get_args(tp):
@@ -102,11 +100,3 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
     if check is not None:
         check(where)
     return obj
-
-
-def to_dict(obj: Any) -> Any:
-    """Plain JSON-able data of a dataclass tree."""
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
-
-
-__all__ = ["from_dict", "to_dict", "typing"]
