@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,23 +18,33 @@ from typing import Any, Literal
 from compass.errors import CompassError
 from compass.schema import from_dict
 
-MODEL_TYPES = {"HuggingFaceCausalLM": "hf", "HuggingFace": "hf", "hf": "hf"}
+MODEL_TYPES = {"HuggingFaceCausalLM": "hf", "HuggingFace": "hf", "hf": "hf",
+               "OpenAI": "openai", "OpenAISDK": "openai", "openai": "openai"}
 DATASET_TYPES = {"MMLUDataset": "mmlu", "mmlu": "mmlu", "GSM8KDataset": "gsm8k", "gsm8k": "gsm8k",
+                 "SubjectiveDataset": "subjective", "subjective": "subjective",
                  "CustomDataset": "custom", "custom": "custom",
-                 "HumanevalDataset": "humaneval", "HumanEvalDataset": "humaneval", "humaneval": "humaneval"}
+                 "HumanevalDataset": "humaneval", "HumanEvalDataset": "humaneval", "humaneval": "humaneval",
+                 "CEvalDataset": "ceval", "ceval": "ceval", "MATHDataset": "math", "math": "math",
+                 "NeedleDataset": "needle", "needle": "needle"}
 INFERENCER_TYPES = {"PPLInferencer": "loglikelihood", "LoglikelihoodInferencer": "loglikelihood",
                     "loglikelihood": "loglikelihood", "GenInferencer": "generate", "generate": "generate"}
 RETRIEVER_TYPES = {"ZeroRetriever": "zero", "zero": "zero", "FixKRetriever": "fixed", "fixed": "fixed",
                    "RandomRetriever": "random", "random": "random",
                    "BM25Retriever": "lexical_topk", "TopkRetriever": "lexical_topk", "lexical_topk": "lexical_topk"}
 EVALUATOR_TYPES = {"AccEvaluator": "accuracy", "accuracy": "accuracy",
+                   "JudgeSingleEvaluator": "judge_single", "judge_single": "judge_single",
+                   "JudgePairwiseEvaluator": "judge_pairwise", "judge_pairwise": "judge_pairwise",
                    "Gsm8kEvaluator": "numeric_match", "NumericMatchEvaluator": "numeric_match",
                    "numeric_match": "numeric_match",
-                   "HumanEvalEvaluator": "code_exec", "HumanEvaluator": "code_exec", "code_exec": "code_exec"}
+                   "HumanEvalEvaluator": "code_exec", "HumanEvaluator": "code_exec", "code_exec": "code_exec",
+                   "MATHEvaluator": "math_equiv", "math_equiv": "math_equiv",
+                   "NeedleEvaluator": "needle", "needle": "needle"}
 POSTPROCESSOR_TYPES = {"first_capital": "first_capital", "first_option": "first_capital",
                        "last_number": "last_number", "gsm8k": "last_number", "none": "none",
                        "humaneval": "humaneval", "humaneval_postprocess": "humaneval",
-                       "humaneval_postprocess_v2": "humaneval"}
+                       "humaneval_postprocess_v2": "humaneval",
+                       "option_letter": "option_letter", "first_option_postprocess": "option_letter",
+                       "math_answer": "math_answer", "math_postprocess": "math_answer"}
 PARTITIONER_TYPES = {"NaivePartitioner": "naive", "naive": "naive"}
 RUNNER_TYPES = {"LocalRunner": "local", "local": "local"}
 
@@ -71,9 +82,19 @@ class ModelConfig:
     tokenizer_kwargs: dict = field(default_factory=dict)
     generation_kwargs: dict = field(default_factory=dict)
     run_cfg: RunCfg = field(default_factory=RunCfg)
+    api_base: str | None = None  # API models: the server's URL, e.g. http://127.0.0.1:8000/v1 (None: OpenAI's)
+    api_key_env: str = "OPENAI_API_KEY"  # API models: the NAME of the environment variable holding the key
+    api_retries: int = 4  # API models: extra attempts after HTTP 429/5xx, timeouts and dropped connections
+    api_timeout_s: float = 120.0  # API models: per request
 
     def validate(self, where: str) -> None:
         self.type = canonical(self.type, MODEL_TYPES, f"{where}.type")
+        # A key value must never reach a config, a task file or a log: only the variable's name is accepted.
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env) or self.api_key_env.startswith("sk-"):
+            raise CompassError(f"{where}.api_key_env: expected the name of an environment variable (e.g. "
+                               f"OPENAI_API_KEY), not a key; keys are only read from the environment")
+        if self.api_retries < 0 or self.api_timeout_s <= 0:
+            raise CompassError(f"{where}: api_retries must be >= 0 and api_timeout_s > 0")
         for key in ("max_out_len", "max_seq_len", "batch_size"):
             if getattr(self, key) < 1:
                 raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
@@ -175,6 +196,28 @@ class EvaluatorCfg:
     type: Any
     k: list[int] | None = None  # pass@k values, for evaluators that sample several answers
     timeout_s: float | None = None  # per-program limit, for evaluators that run code
+    # judge_single, judge_pairwise: the judge model (any backend). Read as a dict and checked in
+    # validate_judge, so an error inside it names its key (a union with a dataclass would not).
+    judge: dict | ModelConfig | None = None
+    judge_template: str | None = None  # a jinja2 judge prompt, or a built-in's name; None: the built-in
+    baseline: str | None = None  # judge_pairwise: abbr of the model (same run) each answer is compared with
+    rating_range: list[float] = field(default_factory=lambda: [1.0, 10.0])  # judge_single: lowest, highest rating
+    unparseable_score: float = 0.0  # judge_single: score in [0, 1] of a judgment with no readable rating
+    swap: bool = True  # judge_pairwise: ask in both orders (A/B, B/A) so the judge's position bias cancels
+
+    def validate_judge(self, where: str) -> None:
+        if self.judge is None:
+            raise CompassError(f"{where}.judge: {self.type} needs a judge model config")
+        self.judge = from_dict(ModelConfig, self.judge, f"{where}.judge")
+        if self.type == "judge_pairwise" and not self.baseline:
+            raise CompassError(f"{where}.baseline: judge_pairwise needs the abbr of the baseline model")
+        if len(self.rating_range) != 2 or self.rating_range[0] >= self.rating_range[1]:
+            raise CompassError(f"{where}.rating_range: expected [lowest, highest], got {self.rating_range}")
+        if not 0.0 <= self.unparseable_score <= 1.0:
+            raise CompassError(f"{where}.unparseable_score: must be in [0, 1], got {self.unparseable_score}")
+        from compass.prompts.judge_templates import compile_template  # here: it imports jinja2
+
+        compile_template(self.judge_template, self.type, f"{where}.judge_template")
 
 
 @dataclass
@@ -184,9 +227,43 @@ class EvalCfg:
 
     def validate(self, where: str) -> None:
         self.evaluator.type = canonical(self.evaluator.type, EVALUATOR_TYPES, f"{where}.evaluator.type")
+        if self.evaluator.type in ("judge_single", "judge_pairwise"):
+            self.evaluator.validate_judge(f"{where}.evaluator")
         if self.pred_postprocessor is not None:
             self.pred_postprocessor.type = canonical(self.pred_postprocessor.type, POSTPROCESSOR_TYPES,
                                                      f"{where}.pred_postprocessor.type")
+
+
+@dataclass
+class NeedleCfg:
+    """The needle-in-a-haystack grid; lengths and depths count tokens of ``tokenizer_path``."""
+
+    tokenizer_path: str  # usually the model under test's path: only its tokenizer is read
+    lengths: list[int]  # context lengths in tokens, needles included
+    depths: list[float] = field(default_factory=lambda: [0.0, 25.0, 50.0, 75.0, 100.0])  # % of the context
+    num_samples: int = 1  # samples per cell, each with different needles
+    num_needles: int = 1  # > 1: needles at spread depths, the question asks for all of them
+    seed: int = 0  # needles and the synthetic haystack
+    tokenizer_kwargs: dict = field(default_factory=dict)  # e.g. trust_remote_code=True
+
+    def validate(self, where: str) -> None:
+        for key, values in (("lengths", self.lengths), ("depths", self.depths)):
+            if not values:
+                raise CompassError(f"{where}.{key}: must not be empty")
+            if len(set(values)) != len(values):  # a repeated value would repeat sample ids
+                raise CompassError(f"{where}.{key}: holds a value twice ({values})")
+        for i, length in enumerate(self.lengths):
+            if length < 1:
+                raise CompassError(f"{where}.lengths[{i}]: must be >= 1 token, got {length}")
+        for i, depth in enumerate(self.depths):
+            if not 0 <= depth <= 100:
+                raise CompassError(f"{where}.depths[{i}]: must be a percentage in [0, 100], got {depth:g}")
+        if self.num_samples < 1:
+            raise CompassError(f"{where}.num_samples: must be >= 1, got {self.num_samples}")
+        if not 1 <= self.num_needles <= 20:
+            raise CompassError(f"{where}.num_needles: must be in [1, 20], got {self.num_needles}")
+        if not self.tokenizer_path.strip():
+            raise CompassError(f"{where}.tokenizer_path: must name a tokenizer (usually the model's path)")
 
 
 @dataclass
@@ -198,9 +275,18 @@ class DatasetConfig:
     eval_cfg: EvalCfg
     name: str | list[str] | None = None  # subset(s), e.g. MMLU subjects; None means all
     reader_cfg: ReaderCfg = field(default_factory=ReaderCfg)
+    # A dict only until validate() reads it: the schema's union check would report just "expected
+    # dict", while reading it here names the exact key (e.g. needle_cfg.depths[3]).
+    needle_cfg: NeedleCfg | dict | None = None  # type 'needle' only: the length x depth grid
 
     def validate(self, where: str) -> None:
         self.type = canonical(self.type, DATASET_TYPES, f"{where}.type")
+        if isinstance(self.needle_cfg, dict):
+            self.needle_cfg = from_dict(NeedleCfg, self.needle_cfg, f"{where}.needle_cfg")
+        if self.type == "needle" and self.needle_cfg is None:
+            raise CompassError(f"{where}.needle_cfg: required for type 'needle' (lengths, depths, tokenizer_path)")
+        if self.type != "needle" and self.needle_cfg is not None:
+            raise CompassError(f"{where}.needle_cfg: only type 'needle' reads it, this dataset is {self.type!r}")
 
 
 @dataclass
@@ -275,6 +361,11 @@ def load_config(path: str | Path) -> Config:
             if item.abbr in seen:
                 raise CompassError(f"{path}: {kind}[{i}].abbr: duplicate abbr {item.abbr!r}")
             seen.add(item.abbr)
+    for i, ds in enumerate(datasets):  # a pairwise judge's baseline answers come from this same run
+        baseline = ds.eval_cfg.evaluator.baseline
+        if baseline is not None and baseline not in {m.abbr for m in models}:
+            raise CompassError(f"{path}: datasets[{i}].eval_cfg.evaluator.baseline: {baseline!r} is not a model "
+                               f"of this config (models: {', '.join(m.abbr for m in models)})")
     summarizer = from_dict(SummarizerCfg, raw.get("summarizer") or {}, f"{path}: summarizer")
     infer = from_dict(StageCfg, raw.get("infer") or {}, f"{path}: infer")
     canonical(infer.partitioner.get("type", "naive"), PARTITIONER_TYPES, f"{path}: infer.partitioner.type")

@@ -4,9 +4,10 @@
 """
 from pathlib import Path
 
-from compass.datasets.synthetic import write_gsm8k, write_mmlu
+from compass.datasets.synthetic import write_gsm8k, write_humaneval, write_mmlu
 
 HERE = Path(__file__).parent
 write_mmlu(HERE / "data" / "mmlu-mini", n_dev=5, n_val=5, n_test=25)
 write_gsm8k(HERE / "data" / "gsm8k-mini", n_train=8, n_test=40)
+write_humaneval(HERE / "data" / "humaneval-mini" / "HumanEval.jsonl", n=20)
 print("wrote", HERE / "data")

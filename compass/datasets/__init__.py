@@ -10,7 +10,9 @@ from compass.errors import CompassError
 
 # Canonical dataset type (see compass.config.DATASET_TYPES) -> the module with its ``load``.
 FAMILIES = {"mmlu": "compass.datasets.mmlu", "gsm8k": "compass.datasets.gsm8k",
-            "humaneval": "compass.datasets.humaneval"}
+            "subjective": "compass.datasets.subjective",
+            "humaneval": "compass.datasets.humaneval",
+            "ceval": "compass.datasets.ceval", "math": "compass.datasets.math_dataset"}
 
 
 def load(cfg: DatasetConfig) -> LoadedDataset:
@@ -20,6 +22,10 @@ def load(cfg: DatasetConfig) -> LoadedDataset:
         from compass.datasets.custom import load_custom
 
         data = load_custom(cfg)
+    elif cfg.type == "needle":  # generated from needle_cfg's grid and tokenizer, not read from a layout
+        from compass.datasets.needle import load_needle
+
+        data = load_needle(cfg)
     else:
         family = importlib.import_module(FAMILIES[cfg.type])  # config validation rejects unknown types
         data = family.load(cfg.path, cfg.name, reader.train_split, reader.test_split)

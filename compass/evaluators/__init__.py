@@ -2,7 +2,8 @@
 
 An evaluator is a function ``judge(rows, cfg, ctx) -> dict`` that sets, on every prediction row,
 either ``correct`` (bool) or ``score`` (float in [0, 1]), and returns any extra metrics as
-``{name: (value, [lo, hi])}`` (e.g. pass@k). The tables below are the whole registry: a config's
+``{name: (value, [lo, hi])}`` (e.g. pass@k); the key ``"grid"`` is no metric but a table copied into
+the result as is (the needle evaluator's length × depth scores). The tables below are the whole registry: a config's
 ``type`` name maps to a module and function here and nowhere else.
 """
 from __future__ import annotations
@@ -19,11 +20,19 @@ from compass.store import RunDir
 EVALUATORS = {
     "accuracy": "compass.evaluators.accuracy:exact_match",
     "numeric_match": "compass.evaluators.accuracy:numeric_match",
+    "judge_single": "compass.evaluators.judge:judge_single",
+    "judge_pairwise": "compass.evaluators.judge:judge_pairwise",
+    "code_exec": "compass.evaluators.code_exec:humaneval",
+    "math_equiv": "compass.evaluators.math_judge:math_equiv",
+    "needle": "compass.evaluators.needle:needle",
 }
 POSTPROCESSORS = {
     "first_capital": "compass.evaluators.postprocess:first_capital",
     "last_number": "compass.evaluators.postprocess:last_number",
     "none": "compass.evaluators.postprocess:strip",
+    "humaneval": "compass.evaluators.postprocess:humaneval_completion",
+    "option_letter": "compass.evaluators.postprocess:option_letter",
+    "math_answer": "compass.evaluators.math_judge:answer",
 }
 
 
@@ -49,6 +58,8 @@ def evaluate(rows: list[dict], cfg: EvalCfg, ctx: EvalContext) -> dict:
         prediction = row["prediction"]
         row["extracted"] = [extract(str(p)) for p in prediction] if isinstance(prediction, list) else extract(str(prediction))
     extra = resolve(EVALUATORS, cfg.evaluator.type)(rows, cfg, ctx)
+    # Not a metric: a structured table (needle: length x depth scores), stored in the result as is.
+    grid = extra.pop("grid", None)
     primary, value, ci = outcome_metric(rows)
     metrics, ci95 = {primary: value}, {primary: ci}
     for name, (v, interval) in extra.items():
@@ -61,7 +72,10 @@ def evaluate(rows: list[dict], cfg: EvalCfg, ctx: EvalContext) -> dict:
     for group, members in sorted(groups.items()):
         _, v, interval = outcome_metric(members)
         breakdown[group] = {"n": len(members), primary: v, "ci95": interval}
-    return {"primary": primary, "metrics": metrics, "ci95": ci95, "breakdown": breakdown}
+    result = {"primary": primary, "metrics": metrics, "ci95": ci95, "breakdown": breakdown}
+    if grid is not None:
+        result["grid"] = grid
+    return result
 
 
 def outcome_metric(rows: list[dict]) -> tuple[str, float, list[float]]:

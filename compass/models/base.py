@@ -1,6 +1,7 @@
 """The two questions every model backend answers. Backends never see datasets; datasets never see tokens."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +19,10 @@ class GenerateRequest:
     prompt: str
     max_out_len: int
     stop: tuple[str, ...] = field(default=())
+    num_samples: int = 1  # completions wanted; more than one only makes sense when sampling
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0  # nucleus sampling: the smallest set of tokens holding this much probability
+    seed: int = 0  # sample j draws from derive_seed(seed, j): the same whatever else is in the batch
 
 
 class Model(Protocol):
@@ -26,7 +31,8 @@ class Model(Protocol):
         ...
 
     def generate(self, requests: list[GenerateRequest]) -> list[str]:
-        """Greedy completions, cut before the first stop string."""
+        """Completions cut before the first stop string: ``num_samples`` per request, request by
+        request (one per request by default). Greedy unless ``temperature > 0``."""
         ...
 
 
@@ -34,3 +40,9 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
     """``text`` up to the earliest occurrence of any stop string."""
     end = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
     return text[:end]
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed from ``parts`` (e.g. a sample id and a sample index), the same on every machine."""
+    digest = hashlib.sha256("\0".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1

@@ -201,7 +201,7 @@ class _SeededSampler(LogitsProcessor):
         probs = (scores.float() / self.temperature).softmax(-1)
         if self.top_p < 1.0:
             # Keep tokens, most likely first, until the kept mass reaches top_p (always the top one).
-            ranked, order = probs.sort(-1, descending=True, stable=True)
+            ranked, order = probs.sort(dim=-1, descending=True, stable=True)
             ranked = ranked.masked_fill(ranked.cumsum(-1) - ranked >= self.top_p, 0.0)
             probs = torch.zeros_like(probs).scatter(-1, order, ranked)
         cdf = probs.cumsum(-1)
