@@ -13,6 +13,11 @@ from compass.errors import CompassError
 
 
 def check_model(model: ModelConfig, where: str) -> None:
+    if model.type == "openai":  # no weights: instead, a quick look that the server answers and takes the key
+        from compass.models.openai_api import check_server
+
+        check_server(model, where)
+        return
     path = Path(model.path)
     if path.exists():
         if not (path / "config.json").is_file():

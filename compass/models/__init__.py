@@ -10,6 +10,10 @@ def build(cfg: ModelConfig) -> Model:
         from compass.models.hf import HFCausalLM
 
         return HFCausalLM(cfg)
+    if cfg.type == "openai":
+        from compass.models.openai_api import OpenAIModel
+
+        return OpenAIModel(cfg)
     raise ValueError(f"no backend for model type {cfg.type!r}")  # config validation prevents this
 
 

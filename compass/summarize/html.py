@@ -1,4 +1,5 @@
-"""The self-contained HTML report: leaderboard, CI plots, breakdowns, per-sample drill-down, metadata.
+"""The self-contained HTML report: leaderboard, CI plots, breakdowns (needle grids as heatmaps),
+per-sample drill-down, metadata.
 
 One file, no network: CSS, JS and SVG plots are inline. Model outputs and prompts are untrusted:
 the template autoescapes everything, and the per-sample data travels as JSON inside a
@@ -60,6 +61,8 @@ def _breakdowns(columns: list[Column], datasets: list[str]) -> list[dict]:
             if not path.exists():
                 continue
             result = read_json(path)
+            if "grid" in result:  # a needle grid's cells get a heatmap (_needle_grids), not bars
+                continue
             primary = result.get("primary", "accuracy")
             for group, b in result.get("breakdown", {}).items():
                 if group not in groups:
@@ -68,6 +71,22 @@ def _breakdowns(columns: list[Column], datasets: list[str]) -> list[dict]:
         if groups:
             out.append({"dataset": ds, "groups": groups, "cells": cells,
                         "svg": plots.scores_with_ci(groups, models, cells)})
+    return out
+
+
+def _needle_grids(columns: list[Column], datasets: list[str]) -> list[dict]:
+    """Per dataset whose results carry a length × depth ``grid`` (needle): one heatmap per model."""
+    out = []
+    for ds in datasets:
+        grids = {}
+        for column in columns:
+            path = column.run.result(column.model, ds)
+            if path.exists():
+                grid = read_json(path).get("grid")
+                if grid and grid.get("lengths") and grid.get("depths"):
+                    grids[column.name] = grid
+        if grids:
+            out.append({"dataset": ds, "svg": plots.needle_heatmap(grids)})
     return out
 
 
@@ -101,6 +120,7 @@ def render(title: str, table: Table, datasets: list[str]) -> str:
         table=table,
         scores_svg=plots.scores_with_ci(names, table.models, cells) if names else "",
         breakdowns=_breakdowns(table.columns, datasets),
+        needle_grids=_needle_grids(table.columns, datasets),
         samples_json=_safe_json(_samples(table.columns, datasets)),
         meta=meta,
     )

@@ -54,3 +54,43 @@ def scores_with_ci(names: list[str], models: list[str], cells: dict[tuple[str, s
     if len(models) > 1:
         ax.legend(loc="lower right", fontsize="small")
     return _svg(plt, fig)
+
+
+def _tokens_label(n: int) -> str:
+    return f"{n / 1000:.3g}k" if n >= 1000 else str(n)
+
+
+def needle_heatmap(grids: dict[str, dict]) -> str:
+    """One heatmap per model of a needle grid: context length (x) × needle depth (y), score in %."""
+    import math
+
+    import numpy as np
+
+    models = list(grids)
+    ncols = min(3, len(models))
+    nrows = math.ceil(len(models) / ncols)
+    first = grids[models[0]]
+    width = max(3.5, 0.55 * len(first["lengths"]) + 2.0)
+    height = max(2.8, 0.3 * len(first["depths"]) + 1.6)
+    plt, fig, ax = _figure(width * ncols, height * nrows)
+    ax.remove()
+    axes = fig.subplots(nrows, ncols, squeeze=False).flatten()
+    for ax, model in zip(axes, models):
+        grid = grids[model]
+        # Rows of the stored grid are lengths; the plot puts depth down the y axis, as is customary.
+        scores = np.array([[np.nan if v is None else 100 * v for v in row] for row in grid["score"]]).T
+        cmap = plt.get_cmap("RdYlGn").with_extremes(bad="#dddddd")  # grey: a cell without samples
+        image = ax.imshow(scores, cmap=cmap, vmin=0, vmax=100, aspect="auto", interpolation="nearest")
+        for (i, j), value in np.ndenumerate(scores):
+            dark = not np.isnan(value) and (value < 20 or value > 85)  # the colour map's dark ends
+            ax.text(j, i, "-" if np.isnan(value) else f"{value:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
+        ax.set_xticks(range(len(grid["lengths"])), [_tokens_label(n) for n in grid["lengths"]], fontsize=8)
+        ax.set_yticks(range(len(grid["depths"])), [f"{d:g}" for d in grid["depths"]], fontsize=8)
+        ax.set_xlabel("context length (tokens)")
+        ax.set_ylabel("needle depth (%)")
+        ax.set_title(model, fontsize=10)
+        fig.colorbar(image, ax=ax, label="score (%)")  # one per plot: a shared one defeats tight_layout
+    for ax in axes[len(models):]:
+        ax.set_visible(False)
+    return _svg(plt, fig)
