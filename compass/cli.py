@@ -59,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--out", help="directory for the summaries (default: the run's summary/)")
     report.add_argument("--debug", action="store_true", help="show full tracebacks")
 
-    from compass.summarize import gate
+    from compass.summarize import gate_args
 
     gate_parser = sub.add_parser(
         "gate", help="compare a candidate run with a baseline, per sample; exit 1 on a real regression",
         description="Paired per-sample comparison of two runs with significance tests (docs/gate.md). "
                     "Exit codes: 0 pass, 1 regression (or inconclusive with --strict), 2 usage or data error.")
-    gate.add_arguments(gate_parser)
+    gate_args.add_arguments(gate_parser)
     return parser
 
 

@@ -10,7 +10,9 @@ from compass.config import Config, DatasetConfig, ModelConfig, stable_hash
 from compass.schema import from_dict
 
 # Model keys that change how fast predictions come, never what they are (batch-size invariance).
-_SPEED_ONLY = {"batch_size": 0, "run_cfg": None, "device": ""}
+_SPEED_ONLY = {"batch_size": 0, "run_cfg": None, "device": "",
+               # where and how an API model is reached, not what it answers
+               "api_base": None, "api_key_env": "", "api_retries": 0, "api_timeout_s": 0.0}
 
 
 @dataclass

@@ -36,11 +36,16 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is Any:
         return value
     if origin in (Union, types.UnionType):
-        for option in get_args(tp):
-            if option is type(None):
-                if value is None:
-                    return None
-                continue
+        options = [o for o in get_args(tp) if o is not type(None)]
+        if value is None and len(options) < len(get_args(tp)):
+            return None
+        # A dict meant for a nested dataclass should report the nested key that is wrong, not
+        # "expected X or None": convert with that option and let its error through.
+        if isinstance(value, dict):
+            nested = [o for o in options if dataclasses.is_dataclass(o)]
+            if len(nested) == 1 and not any(o is dict or get_origin(o) is dict for o in options):
+                return _convert(value, nested[0], where)
+        for option in options:
             try:
                 return _convert(value, option, where)
             except CompassError:

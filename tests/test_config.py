@@ -94,3 +94,9 @@ def test_shipped_configs_validate(tmp_path):
         proc = compass("run", f"examples/{name}", "--dry-run", cwd=REPO)
         assert proc.returncode == 0, proc.stderr
         assert "task" in proc.stdout
+
+
+def test_nested_optional_section_names_the_wrong_key(tmp_path, good):
+    good["datasets"][0]["infer_cfg"]["ice_template"] = dict(template="x", begn="typo")
+    with pytest.raises(CompassError, match=r"datasets\[0\].infer_cfg.ice_template.begn: unknown key \(did you mean 'begin'"):
+        load_config(write_config(tmp_path / "bad.py", **good))

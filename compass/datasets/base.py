@@ -12,7 +12,7 @@ from compass.errors import CompassError
 class Sample:
     id: str  # stable within the dataset; used to resume and to compare runs sample by sample
     fields: dict[str, str]  # the columns prompt templates may use
-    gold: str | dict  # a dict when checking needs more than a string (HumanEval: tests, entry point)
+    gold: str | dict | list  # dict: HumanEval's tests and entry point; list: several needles
     group: str | None = None  # e.g. MMLU subject: few-shot examples and CIs respect it
 
 

@@ -1,4 +1,4 @@
-"""Synthetic mini benchmarks in the official MMLU and GSM8K on-disk layouts.
+"""Synthetic mini benchmarks in the official on-disk layouts (MMLU, GSM8K, HumanEval, C-Eval, MATH).
 
 The project never ships benchmark contents; tests and the demo use items generated here from
 templates. Every item has a stable key; a hash of the key assigns it to exactly one split, so the

@@ -161,9 +161,89 @@ class HFCausalLM:
                 for i, req in enumerate(requests) for j in range(req.num_samples)]
 
     def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-                        sampler: LogitsProcessor | None = None) -> list[str]:
+                        sampler: "_SeededSampler | None" = None) -> list[str]:
         keep = max(1, self.cfg.max_seq_len - max_new)
         prompts = [p[-keep:] for p in prompts]
+        if self.cfg.generation_kwargs:  # user-chosen generate() options: let transformers run them
+            return self._generate_with_hf(prompts, max_new, stop, sampler)
+        return self._decode(prompts, max_new, stop, sampler)
+
+    def _decode(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
+                sampler: "_SeededSampler | None") -> list[str]:
+        """Greedy (or seeded-sampling) decoding with a KV cache, where
+
+        - a token prefix shared by every prompt (the few-shot examples) runs once, its cache reused;
+        - rows are padded between that prefix and their own text, with explicit positions, so
+          every row sees exactly the positions it would see alone;
+        - a row that hits EOS or a stop string leaves the batch at once instead of decoding padding.
+        """
+        batch = len(prompts)
+        shared = _common_prefix(prompts[0], prompts[-1]) if batch > 1 else 0
+        for p in prompts[1:-1]:
+            shared = _common_prefix(prompts[0][:shared], p)
+        shared = min(shared, *(len(p) - 1 for p in prompts))
+        past = self._prefix_cache(prompts[0][:shared]) if batch > 1 and shared >= MIN_SHARED_PREFIX else None
+        prefix = shared if past is not None else 0
+        suffixes = [p[prefix:] for p in prompts]
+        width = max(len(s) for s in suffixes)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((batch, width), pad, dtype=torch.long)
+        positions = torch.zeros((batch, width), dtype=torch.long)
+        mask = torch.zeros((batch, prefix + width), dtype=torch.long)
+        mask[:, :prefix] = 1
+        for b, s in enumerate(suffixes):
+            input_ids[b, width - len(s):] = torch.tensor(s, dtype=torch.long)
+            positions[b, width - len(s):] = torch.arange(prefix, prefix + len(s))
+            mask[b, prefix + width - len(s):] = 1
+        mask, positions = mask.to(self.device), positions.to(self.device)
+        out = self.model(input_ids=input_ids.to(self.device), attention_mask=mask, position_ids=positions,
+                         past_key_values=_expand_cache(past, batch) if past is not None else None, use_cache=True)
+        cache, logits = out.past_key_values, out.logits[:, -1]
+        next_pos = positions[:, -1] + 1
+        eos = self._eos_ids()
+        window = 2 * max((len(s) for s in stop), default=0) + 4  # tokens enough to hold any stop string
+        active, tokens_out = list(range(batch)), [[] for _ in range(batch)]
+        for step in range(max_new):
+            scores = logits.float()
+            if sampler is not None:
+                scores = sampler(None, scores)
+            picked = scores.argmax(-1)
+            keep = []
+            for row, b in enumerate(active):
+                token = int(picked[row])
+                if token in eos:
+                    continue
+                tokens_out[b].append(token)
+                if stop and any(s in self.tokenizer.decode(tokens_out[b][-window:], skip_special_tokens=True)
+                                for s in stop):
+                    continue
+                keep.append(row)
+            if not keep or step == max_new - 1:
+                break
+            if len(keep) < len(active):  # finished rows leave the batch, cache included
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, next_pos, picked = mask[index], next_pos[index], picked[index]
+                active = [active[row] for row in keep]
+                if sampler is not None:
+                    sampler.select(keep)
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+            out = self.model(input_ids=picked[:, None], attention_mask=mask, position_ids=next_pos[:, None],
+                             past_key_values=cache, use_cache=True)
+            cache, logits = out.past_key_values, out.logits[:, -1]
+            next_pos = next_pos + 1
+        texts = [self.tokenizer.decode(t, skip_special_tokens=True) for t in tokens_out]
+        return [cut_at_stop(t, stop) for t in texts]
+
+    def _eos_ids(self) -> set[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = [ids] if isinstance(ids, int) else list(ids or [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.append(self.tokenizer.eos_token_id)
+        return set(ids)
+
+    def _generate_with_hf(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
+                          sampler: "_SeededSampler | None") -> list[str]:
         width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
@@ -196,6 +276,10 @@ class _SeededSampler(LogitsProcessor):
     def __init__(self, seeds: list[int], temperature: float, top_p: float):
         self.generators = [torch.Generator().manual_seed(s) for s in seeds]
         self.temperature, self.top_p = temperature, top_p
+
+    def select(self, rows: list[int]) -> None:
+        """Keep only these rows' generators (the others finished and left the batch)."""
+        self.generators = [self.generators[r] for r in rows]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         probs = (scores.float() / self.temperature).softmax(-1)
