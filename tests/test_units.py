@@ -96,3 +96,14 @@ def test_continuous_scores_get_a_bootstrap_interval():
 
     name, value, (lo, hi) = outcome_metric([{"score": s} for s in (0.0, 0.5, 1.0, 1.0)])
     assert name == "score" and value == 0.625 and lo < value < hi
+
+
+def test_group_interval_is_never_degenerate():
+    from compass.summarize.tables import Cell, _group_cell
+
+    zero = Cell(0.0, *wilson(0, 20), 20)
+    one = Cell(1.0, *wilson(30, 30), 30)
+    group = _group_cell([zero, one], [1.0, 1.0])
+    assert group.value == 0.5 and group.lo < 0.5 < group.hi
+    all_zero = _group_cell([zero, zero], [1.0, 3.0])
+    assert all_zero.value == 0.0 and all_zero.hi > 0.0

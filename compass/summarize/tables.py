@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from compass.config import SummarizerCfg
+from compass.evaluators.stats import Z95
 from compass.store import RunDir, read_json
 
 
@@ -41,11 +42,13 @@ class Table:
 
 
 def _group_cell(cells: list[Cell], weights: list[float]) -> Cell:
-    """Weighted mean of independent subset scores; its CI from the summed binomial variances."""
+    """Weighted mean of independent subset scores. Its CI combines the subsets' own intervals
+    (each read as ±1.96 standard errors), so a subset at 0% or 100% still carries its uncertainty
+    instead of the zero variance p(1-p)/n would give it."""
     total = sum(weights)
     value = sum(w * c.value for w, c in zip(weights, cells)) / total
-    var = sum((w / total) ** 2 * c.value * (1 - c.value) / max(c.n, 1) for w, c in zip(weights, cells))
-    half = 1.959963984540054 * math.sqrt(var)
+    var = sum((w / total) ** 2 * ((c.hi - c.lo) / (2 * Z95)) ** 2 for w, c in zip(weights, cells))
+    half = Z95 * math.sqrt(var)
     return Cell(value, max(0.0, value - half), min(1.0, value + half), sum(c.n for c in cells))
 
 
