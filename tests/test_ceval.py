@@ -14,7 +14,7 @@ from compass.errors import CompassError
 from compass.evaluators.postprocess import option_letter
 from compass.store import RunDir, recover_jsonl, write_json_atomic
 from compass.summarize import tables
-from conftest import REPO, compass, error_line, write_config
+from helpers import REPO, compass, error_line, write_config
 
 SUMMARIZER = _read_python_config(REPO / "summarizers" / "ceval.py")
 

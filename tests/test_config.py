@@ -5,7 +5,7 @@ import pytest
 
 from compass.config import load_config
 from compass.errors import CompassError
-from conftest import compass, error_line, gsm8k_dataset, mmlu_dataset, write_config
+from helpers import compass, error_line, gsm8k_dataset, mmlu_dataset, write_config
 
 
 @pytest.fixture()
@@ -88,7 +88,7 @@ def test_syntax_error_and_missing_file(tmp_path):
 
 
 def test_shipped_configs_validate(tmp_path):
-    from conftest import REPO
+    from helpers import REPO
 
     for name in ("eval_demo.py", "eval_internlm2_20b.py"):
         proc = compass("run", f"examples/{name}", "--dry-run", cwd=REPO)

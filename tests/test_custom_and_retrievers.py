@@ -10,7 +10,7 @@ from compass.datasets import load
 from compass.datasets.base import Sample
 from compass.errors import CompassError
 from compass.prompts.retrievers import Retriever
-from conftest import compass, write_config
+from helpers import compass, write_config
 
 
 def _custom(path, **reader) -> dict:

@@ -8,7 +8,7 @@ import pytest
 from compass.datasets import gsm8k, mmlu
 from compass.datasets.synthetic import MMLU_SUBJECTS, gsm8k_items, mmlu_items, split_of
 from compass.errors import CompassError
-from conftest import compass, error_line, gsm8k_dataset, mmlu_dataset, write_config
+from helpers import compass, error_line, gsm8k_dataset, mmlu_dataset, write_config
 
 
 def test_mmlu_official_layout(mini_data):

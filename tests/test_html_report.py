@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from compass.store import recover_jsonl, write_text_atomic
-from conftest import compass, mmlu_dataset, write_config
+from helpers import compass, mmlu_dataset, write_config
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 INJECTIONS = ['<script>window.__pwned = 1</script>', '</script><script>window.__pwned = 2</script>',

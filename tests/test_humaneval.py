@@ -20,7 +20,7 @@ from compass.evaluators.code_exec import pass_at_k
 from compass.evaluators.postprocess import humaneval_completion
 from compass.schema import from_dict
 from compass.store import recover_jsonl
-from conftest import compass, error_line, write_config
+from helpers import compass, error_line, write_config
 
 ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    return a + b\n",
        "prompt": ('import math\n\n\ndef add(a: int, b: int) -> int:\n'

@@ -20,7 +20,7 @@ from compass.evaluators.judge import parse_rating, parse_verdict
 from compass.evaluators.stats import wilson
 from compass.schema import from_dict
 from compass.store import JsonlAppender, RunDir, recover_jsonl, write_json_atomic
-from conftest import REPO, compass, write_config
+from helpers import REPO, compass, write_config
 from judge_server import (Gate, JudgeServer, PositionBiased, by_model, fixed, judgment_in_answer, prefers_marked,
                           section, sometimes_garbage, unit)
 

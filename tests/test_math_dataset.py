@@ -16,7 +16,7 @@ from compass.errors import CompassError
 from compass.evaluators.math_equiv import extract_boxed
 from compass.evaluators.stats import wilson
 from compass.store import recover_jsonl, write_text_atomic
-from conftest import REPO, compass, write_config
+from helpers import REPO, compass, write_config
 
 EVAL_CFG = EvalCfg(EvaluatorCfg("math_equiv"), ComponentCfg("math_answer"))
 

@@ -16,7 +16,7 @@ from compass.datasets import needle as nd
 from compass.errors import CompassError
 from compass.schema import from_dict
 from compass.store import RunDir, recover_jsonl
-from conftest import REPO, compass, error_line, write_config
+from helpers import REPO, compass, error_line, write_config
 
 NEEDLE_RE = re.compile(r"The secret code of the (\w+) vault is (\d+)\.")
 MINI = _read_python_config(REPO / "datasets_cfg" / "needle" / "needle_mini_gen.py")["needle_datasets"]

@@ -15,7 +15,7 @@ from compass.models import build
 from compass.models.base import GenerateRequest, ScoreRequest
 from compass.schema import from_dict
 from compass.store import recover_jsonl
-from conftest import compass, error_line, gsm8k_dataset, write_config
+from helpers import compass, error_line, gsm8k_dataset, write_config
 from judge_server import Flaky, JudgeServer, Reply, by_substring, echo, fixed
 
 KEY_ENV = "COMPASS_TEST_API_KEY"

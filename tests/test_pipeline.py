@@ -5,7 +5,7 @@ import json
 import shutil
 
 from compass.store import recover_jsonl
-from conftest import REPO, compass, gsm8k_dataset, mmlu_dataset, write_config
+from helpers import REPO, compass, gsm8k_dataset, mmlu_dataset, write_config
 
 
 def test_run_writes_the_contracted_files(tmp_path, mini_data, tiny_model):

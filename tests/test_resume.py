@@ -12,7 +12,7 @@ from pathlib import Path
 from compass.datasets.synthetic import write_gsm8k
 from compass.store import recover_jsonl
 from compass.tasks.infer import sent_ids
-from conftest import compass, gsm8k_dataset, mmlu_dataset, write_config
+from helpers import compass, gsm8k_dataset, mmlu_dataset, write_config
 
 
 def _complete_lines(path: Path) -> list[dict]:

@@ -1,0 +1,59 @@
+"""Helpers shared by the suite's tests: config writing, running the CLI, dataset dicts.
+
+(Kept out of conftest.py: tests import these by name, and two conftest modules exist.)
+"""
+from __future__ import annotations
+
+import os
+import pprint
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def mmlu_dataset(path: Path, **overrides) -> dict:
+    q = "{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:"
+    cfg = dict(abbr="mmlu-mini", type="mmlu", path=str(path),
+               reader_cfg=dict(input_columns=["question", "A", "B", "C", "D"], output_column="answer"),
+               infer_cfg=dict(ice_template=dict(template=q + " {gold}\n\n"), prompt_template=dict(template=q),
+                              retriever=dict(type="FixKRetriever", fix_id_list=[0, 1]),
+                              inferencer=dict(type="PPLInferencer")),
+               eval_cfg=dict(evaluator=dict(type="AccEvaluator")))
+    cfg.update(overrides)
+    return cfg
+
+
+def gsm8k_dataset(path: Path, max_out_len: int = 12, **overrides) -> dict:
+    cfg = dict(abbr="gsm8k-mini", type="gsm8k", path=str(path), reader_cfg=dict(train_split="train"),
+               infer_cfg=dict(ice_template=dict(template="Question: {question}\nAnswer: {answer}\n\n"),
+                              prompt_template=dict(template="Question: {question}\nAnswer:"),
+                              retriever=dict(type="FixKRetriever", fix_id_list=[0]),
+                              inferencer=dict(type="GenInferencer", max_out_len=max_out_len, stop=["\n\n"])),
+               eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+    cfg.update(overrides)
+    return cfg
+
+
+def write_config(path: Path, models: list[dict], datasets: list[dict], **extra) -> Path:
+    """A config file holding plain literals (what users write, minus read_base imports)."""
+    body = [f"models = {pprint.pformat(models)}", f"datasets = {pprint.pformat(datasets)}"]
+    body += [f"{k} = {pprint.pformat(v)}" for k, v in extra.items()]
+    path.write_text("\n".join(body) + "\n")
+    return path
+
+
+def compass(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "compass.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The single line a failing command printed to stderr (asserting it is one line)."""
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
