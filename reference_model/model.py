@@ -197,12 +197,12 @@ class Transformer(nn.Module):
         return 6.0 * n_matmul + 12.0 * c.n_layers * c.hidden_size * seq_len
 
     @torch.no_grad()
-    def generate(self, tokens: torch.Tensor, max_new_tokens: int, eos_id: int | None = None) -> torch.Tensor:
-        """Greedy decoding without KV cache (tests and quick checks only)."""
+    def generate(self, tokens: torch.Tensor, max_new_tokens: int, eos_ids: tuple[int, ...] = ()) -> torch.Tensor:
+        """Greedy decoding without KV cache (tests and quick checks only); stops once all rows hit EOS."""
         for _ in range(max_new_tokens):
             logits = self(tokens[:, -self.cfg.max_seq_len:])
             nxt = logits[:, -1].argmax(-1, keepdim=True)
             tokens = torch.cat([tokens, nxt], dim=1)
-            if eos_id is not None and bool((nxt == eos_id).all()):
+            if eos_ids and bool(torch.isin(nxt, torch.tensor(eos_ids)).all()):
                 break
         return tokens

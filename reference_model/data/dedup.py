@@ -35,7 +35,8 @@ def exact_key(text: str) -> str:
 
 
 def _near_numpy(docs: list[Doc], cfg: DedupConfig, eligible: np.ndarray) -> np.ndarray:
-    keys = [shingle_keys(d.text, cfg.ngram) if ok else np.zeros(0, np.uint64) for d, ok in zip(docs, eligible)]
+    cache: dict[str, int] = {}
+    keys = [shingle_keys(d.text, cfg.ngram, cache) if ok else np.zeros(0, np.uint64) for d, ok in zip(docs, eligible)]
     sig = MinHasher(cfg.num_perm, cfg.seed).signatures(keys)
     b, r = lsh_params(cfg.threshold, cfg.num_perm, cfg.fp_weight, cfg.fn_weight)
     return near_duplicate_of(sig, cfg.threshold, b, r, valid=eligible)
@@ -47,11 +48,12 @@ def _near_datasketch(docs: list[Doc], cfg: DedupConfig, eligible: np.ndarray) ->
     lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, weights=(cfg.fp_weight, cfg.fn_weight))
     sketches: dict[int, MinHash] = {}
     dup_of = np.arange(len(docs))
+    cache: dict[str, int] = {}
     for i, doc in enumerate(docs):
         if not eligible[i]:
             continue
         m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed)
-        m.update_batch(shingle_bytes(doc.text, cfg.ngram))
+        m.update_batch(shingle_bytes(doc.text, cfg.ngram, cache))
         hits = sorted(j for j in lsh.query(m) if m.jaccard(sketches[j]) >= cfg.threshold)
         if hits:
             dup_of[i] = dup_of[hits[0]]

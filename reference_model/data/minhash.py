@@ -17,12 +17,21 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _trapz = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 only has trapz
 
 
-def shingle_keys(text: str, n: int) -> np.ndarray:
+def _word_ids(words: list[str], cache: dict[str, int]) -> np.ndarray:
+    # crc32 per distinct word only: word frequencies are Zipfian, so the cache absorbs most calls.
+    vals = list(map(cache.get, words))
+    for i, v in enumerate(vals):
+        if v is None:
+            vals[i] = cache[words[i]] = zlib.crc32(words[i].encode())
+    return np.array(vals, dtype=np.uint64)
+
+
+def shingle_keys(text: str, n: int, cache: dict[str, int] | None = None) -> np.ndarray:
     """Distinct 32-bit keys of the word n-grams of ``text`` (the whole text if shorter than n)."""
     words = _WORD.findall(text.lower())
     if not words:
         return np.zeros(0, dtype=np.uint64)
-    ids = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    ids = _word_ids(words, {} if cache is None else cache)
     m = max(len(ids) - n + 1, 1)
     h = np.zeros(m, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -32,9 +41,9 @@ def shingle_keys(text: str, n: int) -> np.ndarray:
     return np.unique(h & np.uint64(0xFFFFFFFF))
 
 
-def shingle_bytes(text: str, n: int) -> list[bytes]:
+def shingle_bytes(text: str, n: int, cache: dict[str, int] | None = None) -> list[bytes]:
     """The same shingles as byte strings, for datasketch's ``update_batch``."""
-    return [int(k).to_bytes(4, "little") for k in shingle_keys(text, n)]
+    return [int(k).to_bytes(4, "little") for k in shingle_keys(text, n, cache)]
 
 
 class MinHasher:
@@ -61,8 +70,9 @@ class MinHasher:
                 g1 += 1
             lo = starts[g0]
             hi = starts[g1] if g1 < len(nonempty) else len(flat)
-            with np.errstate(over="ignore"):
-                hv = ((self.a[:, None] * flat[None, lo:hi] + self.b[:, None]) >> np.uint64(32)).astype(np.uint32)
+            hv = np.multiply(self.a[:, None], flat[None, lo:hi])  # wraps mod 2**64 by design
+            hv += self.b[:, None]
+            hv >>= np.uint64(32)
             mins[g0:g1] = np.minimum.reduceat(hv, starts[g0:g1] - lo, axis=1).T
             g0 = g1
         sig[nonempty] = mins
@@ -119,11 +129,10 @@ def near_duplicate_of(sig: np.ndarray, threshold: float, bands: int, rows: int,
         keys = _band_keys(sig[idx_valid], band, rows)
         order = np.argsort(keys, kind="stable")
         sk = keys[order]
-        bounds = np.flatnonzero(np.diff(sk)) + 1
-        for group in np.split(order, bounds):
-            if len(group) < 2:
-                continue
-            members = idx_valid[group]
+        starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+        sizes = np.diff(np.r_[starts, len(sk)])
+        for s0, size in zip(starts[sizes > 1], sizes[sizes > 1]):  # only shared buckets cost Python time
+            members = idx_valid[order[s0:s0 + size]]
             for pos in range(1, len(members)):
                 # Compare with earlier members (all of them for small buckets, the first few otherwise).
                 for prev in members[:min(pos, max_bucket_pairs)]:

@@ -42,9 +42,24 @@ def _doc(spec: SourceSpec, key: str, text: str, lang: str | None = None, **meta)
 
 # -- synthetic: the suite's own benchmark generators (train split only) ---------------------------
 
-def _mc_block(item) -> str:
-    opts = "\n".join(f"{letter}. {choice}" for letter, choice in zip("ABCD", item.choices))
-    return f"{item.question}\n{opts}\nAnswer: {item.answer}"
+def _mc_block(question: str, choices, answer: str) -> str:
+    opts = "\n".join(f"{letter}. {choice}" for letter, choice in zip("ABCD", choices))
+    return f"{question}\n{opts}\nAnswer: {answer}"
+
+
+def _mc_variants(item, k: int, rng: random.Random) -> list[str]:
+    """The item as given plus k-1 copies with the options re-ordered (answer letter follows).
+
+    Seeing one question under several letters forces the model to bind the letter to the
+    option's content instead of memorising a letter per question.
+    """
+    correct = item.choices["ABCD".index(item.answer)]
+    out = [_mc_block(item.question, item.choices, item.answer)]
+    for _ in range(k - 1):
+        choices = list(item.choices)
+        rng.shuffle(choices)
+        out.append(_mc_block(item.question, choices, "ABCD"[choices.index(correct)]))
+    return out
 
 
 def _up_to(make, n: int, report: StageReport, what: str) -> list:
@@ -63,16 +78,19 @@ def _up_to(make, n: int, report: StageReport, what: str) -> list:
 def read_synthetic(spec: SourceSpec, report: StageReport) -> list[Doc]:
     from compass.datasets import synthetic as syn  # reference_model may import compass, never the reverse
 
-    o = {"mmlu_per_subject": 300, "gsm8k": 2000, "facts_repeats": 3, "items_per_doc": 4, "seed": 0,
-         **spec.options}
+    o = {"mmlu_per_subject": 300, "mc_shuffles": 1, "gsm8k": 2000, "facts_repeats": 3, "items_per_doc": 4,
+         "seed": 0, **spec.options}
     rng = random.Random(o["seed"])
     docs: list[Doc] = []
     for subject in syn.MMLU_SUBJECTS:
         items = _up_to(lambda n: syn.mmlu_items(subject, "train", n, seed=o["seed"]),
                        o["mmlu_per_subject"], report, subject)
         title = subject.replace("_", " ")
-        for i in range(0, len(items), o["items_per_doc"]):
-            blocks = [_mc_block(it) for it in items[i:i + o["items_per_doc"]]]
+        blocks_all = [b for it in items for b in _mc_variants(it, o["mc_shuffles"], rng)]
+        if o["mc_shuffles"] > 1:  # spread an item's variants over different documents
+            rng.shuffle(blocks_all)
+        for i in range(0, len(blocks_all), o["items_per_doc"]):
+            blocks = blocks_all[i:i + o["items_per_doc"]]
             head = f"The following are multiple choice questions (with answers) about {title}.\n\n"
             docs.append(_doc(spec, f"mmlu/{subject}/{i}", head + "\n\n".join(blocks), "en",
                              kind="mmlu", subject=subject))

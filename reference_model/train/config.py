@@ -36,7 +36,7 @@ class TrainConfig:
     resume: bool = True             # continue from the newest checkpoint in `out` if there is one
     device: str = "auto"            # auto | cpu | cuda
     precision: str = "auto"         # auto (bf16 autocast on GPU, fp32 on CPU) | fp32 | bf16
-    fsdp: bool = False              # shard with FSDP2 (GPU, torchrun); DDP otherwise
+    fsdp: bool = False              # shard with FSDP2 under torchrun (gloo CPU too); DDP otherwise
     threads: int = 0                # torch.set_num_threads on CPU (0: torch default)
     peak_flops: float = 0.0         # per device, for MFU; 0: known GPUs only
     progress: bool = True           # tqdm bar on rank 0

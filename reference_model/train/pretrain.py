@@ -18,6 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..configio import ConfigError
 from ..model import Transformer, named_config
 from . import checkpoint as ckpt
 from .config import TrainConfig
@@ -56,9 +57,7 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
 
 
 def _wrap(model: Transformer, cfg: TrainConfig, world: int, device: torch.device, bf16: bool):
-    if cfg.fsdp:
-        if device.type != "cuda":
-            raise SystemExit("error: config key 'fsdp': FSDP needs CUDA; use DDP (fsdp=false) on CPU")
+    if cfg.fsdp and world > 1:
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16 if bf16 else torch.float32, reduce_dtype=torch.float32)
         for block in model.layers:
@@ -74,10 +73,12 @@ def pretrain(cfg: TrainConfig) -> dict:
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+    if not (Path(cfg.data) / "manifest.json").is_file():
+        raise ConfigError(f"config key 'data': {cfg.data} has no manifest.json (run `refmodel data` first)")
     train = TokenWindows(cfg.data, "train", cfg.seq_len, cfg.seed)
     val = TokenWindows(cfg.data, "val", cfg.seq_len, cfg.seed)
     if len(train) == 0:
-        raise SystemExit(f"error: config key 'data': no training windows of seq_len {cfg.seq_len} in {cfg.data}")
+        raise ConfigError(f"config key 'data': no training window of seq_len {cfg.seq_len} in {cfg.data}")
 
     torch.manual_seed(cfg.seed)
     mcfg = named_config(cfg.model, **{**cfg.model_overrides, "vocab_size": train.vocab_size,
@@ -87,7 +88,8 @@ def pretrain(cfg: TrainConfig) -> dict:
     model = _wrap(raw, cfg, world, device, bf16)
     optimizer = _optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16 and not cfg.fsdp else nullcontext())
+    sharded = cfg.fsdp and world > 1  # FSDP2's MixedPrecisionPolicy casts params itself; no autocast then
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 and not sharded else nullcontext()
 
     global_batch = cfg.micro_batch * cfg.grad_accum * world
     step, samples = 0, 0
@@ -122,9 +124,9 @@ def pretrain(cfg: TrainConfig) -> dict:
             batch = train.batch(samples + (m * world + rank) * cfg.micro_batch, cfg.micro_batch).to(device)
             last_micro = m == cfg.grad_accum - 1
             sync = nullcontext()
-            if world > 1 and not last_micro and not cfg.fsdp:
+            if isinstance(model, torch.nn.parallel.DistributedDataParallel) and not last_micro:
                 sync = model.no_sync()  # all-reduce once per optimizer step, not per micro-step
-            elif cfg.fsdp:
+            elif hasattr(model, "set_requires_gradient_sync"):  # FSDP2: reduce-scatter on the last micro-step only
                 model.set_requires_gradient_sync(last_micro)
             with sync, autocast:
                 logits = model(batch[:, :-1])

@@ -17,7 +17,7 @@ def run_cli(*args: str, timeout: float = 240, torchrun: int = 0) -> subprocess.C
            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     cmd = [sys.executable]
     if torchrun:
-        cmd += ["-m", "torch.distributed.run", "--nproc_per_node", str(torchrun), "--master_port", "0"]
+        cmd += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(torchrun)]
     cmd += ["-m", "reference_model.cli", *args]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
