@@ -16,8 +16,8 @@ def test_degraded_copy_loads_and_differs(tmp_path, tiny_model):
                     "--noise", "0.5"], check=True, capture_output=True)
     before, after = load_file(tiny_model / "model.safetensors"), load_file(out / "model.safetensors")
     assert before.keys() == after.keys()
-    changed = [k for k in before if not torch.equal(before[k], after[k])]
-    assert len(changed) >= len(before) - 1  # every float tensor with more than one value is perturbed
+    varied = [k for k, t in before.items() if t.float().std() > 0]  # norm weights start as constant ones
+    assert varied and all(not torch.equal(before[k], after[k]) for k in varied)
     from transformers import AutoModelForCausalLM
 
     AutoModelForCausalLM.from_pretrained(out)
