@@ -185,7 +185,7 @@ def test_whole_function_fenced_or_repeated_prompt_passes(tmp_path):
 def test_mixed_samples_give_hand_computed_pass_at_k(tmp_path):
     add, even = _tasks(tmp_path, ADD, EVEN)
     good_add, bad_add = ADD["canonical_solution"], WRONG["off_by_one"][0]
-    good_even, bad_even = EVEN["canonical_solution"], "    return n % 2 == 1\n"
+    good_even = EVEN["canonical_solution"]
     rows = _rows([add, even, add], [
         [bad_add, good_add, bad_add, good_add, bad_add],  # c = 2 of 5
         [good_even] * 5,  # c = 5

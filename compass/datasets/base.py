@@ -22,6 +22,30 @@ class LoadedDataset:
     fewshot: list[Sample] = field(default_factory=list)  # the pool retrievers draw examples from
 
 
+def subset_names(name: str | list[str] | None) -> list[str]:
+    """A config's ``name`` (one subset, several, or None for all) as a list; empty means all."""
+    if name is None:
+        return []
+    return [name] if isinstance(name, str) else list(name)
+
+
+def load_subject_csvs(data: Path, name, train_split: str, test_split: str, read_csv, family: str) -> LoadedDataset:
+    """Benchmarks laid out as ``<split>/<subject>_<split>.csv`` (MMLU, C-Eval): the test split of
+    each subject, and its few-shot split, read by the family's own ``read_csv(path, subject)``."""
+    test_dir = data / test_split
+    if not test_dir.is_dir():
+        raise CompassError(f"{test_dir}: missing {family} split directory {test_split!r}")
+    suffix = f"_{test_split}.csv"
+    subjects = subset_names(name) or sorted(p.name[: -len(suffix)] for p in test_dir.glob(f"*{suffix}"))
+    if not subjects:
+        raise CompassError(f"{test_dir}: no *{suffix} files found")
+    test, fewshot = [], []
+    for subject in subjects:
+        test += read_csv(data / test_split / f"{subject}{suffix}", subject)
+        fewshot += read_csv(data / train_split / f"{subject}_{train_split}.csv", subject)
+    return LoadedDataset(test, fewshot)
+
+
 def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
     """Rows of a jsonl file; a broken line or a missing field is a one-line error naming the line."""
     rows = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from compass.datasets.base import LoadedDataset, Sample, hub_load
+from compass.datasets.base import LoadedDataset, Sample, hub_load, load_subject_csvs, subset_names
 from compass.errors import CompassError
 
 LETTERS = ("A", "B", "C", "D")
@@ -86,26 +86,9 @@ def load(path: str, name: str | list[str] | None, train_split: str = "dev", test
     return _load_hub(path, name, train_split, test_split)
 
 
-def _subjects(name) -> list[str]:
-    if name is None:
-        return []
-    return [name] if isinstance(name, str) else list(name)
-
-
 def _load_local(root: Path, name, train_split: str, test_split: str) -> LoadedDataset:
     data = root / "data" if (root / "data").is_dir() else root  # the hub zip has no data/ level; accept both
-    test_dir = data / test_split
-    if not test_dir.is_dir():
-        raise CompassError(f"{test_dir}: missing C-Eval split directory {test_split!r}")
-    suffix = f"_{test_split}.csv"
-    subjects = _subjects(name) or sorted(p.name[: -len(suffix)] for p in test_dir.glob(f"*{suffix}"))
-    if not subjects:
-        raise CompassError(f"{test_dir}: no *{suffix} files found")
-    test, fewshot = [], []
-    for subject in subjects:
-        test += _read_csv(data / test_split / f"{subject}_{test_split}.csv", subject)
-        fewshot += _read_csv(data / train_split / f"{subject}_{train_split}.csv", subject)
-    return LoadedDataset(test, fewshot)
+    return load_subject_csvs(data, name, train_split, test_split, _read_csv, "C-Eval")
 
 
 def _read_csv(path: Path, subject: str) -> list[Sample]:
@@ -163,7 +146,7 @@ def _sample(row: dict, subject: str, where: str) -> Sample:
 
 def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDataset:
     test, fewshot = [], []
-    for subject in _subjects(name) or list(SUBJECTS):
+    for subject in subset_names(name) or list(SUBJECTS):
         ds = hub_load(path, subject, "C-Eval directory")
         for split, out in ((test_split, test), (train_split, fewshot)):
             if split not in ds:

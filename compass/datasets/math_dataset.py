@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from compass.datasets.base import LoadedDataset, Sample, hub_load
+from compass.datasets.base import LoadedDataset, Sample, hub_load, subset_names
 from compass.errors import CompassError
 from compass.evaluators.math_equiv import extract_boxed
 
@@ -43,19 +43,13 @@ def load(path: str, name: str | list[str] | None = None, train_split: str = "tra
     return _load_hub(path, name, train_split, test_split)
 
 
-def _subjects(name) -> list[str]:
-    if name is None:
-        return []
-    return [name] if isinstance(name, str) else list(name)
-
-
 def _read_split(root: Path, split: str, name, required: bool) -> list[Sample]:
     split_dir = root / split
     if not split_dir.is_dir():
         if required:
             raise CompassError(f"{split_dir}: missing MATH split directory {split!r}")
         return []  # no few-shot pool: fine for zero-shot configs
-    subjects = _subjects(name) or sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    subjects = subset_names(name) or sorted(p.name for p in split_dir.iterdir() if p.is_dir())
     if not subjects:
         raise CompassError(f"{split_dir}: no subject directories (expected e.g. {split_dir}/algebra/1.json)")
     samples = []
@@ -102,7 +96,7 @@ def _sample(row: dict, subject: str, n: str | int, where: str) -> Sample:
 
 def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDataset:
     test, fewshot = [], []
-    for subject in _subjects(name) or list(SUBJECTS):
+    for subject in subset_names(name) or list(SUBJECTS):
         ds = hub_load(path, subject, "MATH directory")
         for split, out in ((test_split, test), (train_split, fewshot)):
             if split in ds:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from compass.datasets.base import LoadedDataset, Sample, hub_load
+from compass.datasets.base import LoadedDataset, Sample, hub_load, load_subject_csvs, subset_names
 from compass.errors import CompassError
 
 LETTERS = ("A", "B", "C", "D")
@@ -27,24 +27,7 @@ def _data_dir(root: Path) -> Path:
 
 
 def _load_local(root: Path, name, train_split: str, test_split: str) -> LoadedDataset:
-    data = _data_dir(root)
-    test_dir = data / test_split
-    if not test_dir.is_dir():
-        raise CompassError(f"{test_dir}: missing MMLU split directory {test_split!r}")
-    subjects = _subjects(name) or sorted(p.name[: -len(f"_{test_split}.csv")] for p in test_dir.glob(f"*_{test_split}.csv"))
-    if not subjects:
-        raise CompassError(f"{test_dir}: no *_{test_split}.csv files found")
-    test, fewshot = [], []
-    for subject in subjects:
-        test += _read_csv(data / test_split / f"{subject}_{test_split}.csv", subject)
-        fewshot += _read_csv(data / train_split / f"{subject}_{train_split}.csv", subject)
-    return LoadedDataset(test, fewshot)
-
-
-def _subjects(name) -> list[str]:
-    if name is None:
-        return []
-    return [name] if isinstance(name, str) else list(name)
+    return load_subject_csvs(_data_dir(root), name, train_split, test_split, _read_csv, "MMLU")
 
 
 def _read_csv(path: Path, subject: str) -> list[Sample]:
@@ -71,7 +54,7 @@ def _read_csv(path: Path, subject: str) -> list[Sample]:
 
 
 def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDataset:
-    subjects = _subjects(name) or ["all"]
+    subjects = subset_names(name) or ["all"]
     test, fewshot = [], []
     for subject in subjects:
         ds = hub_load(path, subject, "MMLU directory")

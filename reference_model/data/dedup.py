@@ -6,7 +6,6 @@ Two interchangeable near-dup backends: ``numpy`` (``minhash.py``, batch-vectoris
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from dataclasses import dataclass
 
