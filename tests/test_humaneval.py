@@ -333,6 +333,9 @@ def test_sampled_run_end_to_end(tmp_path, tiny_model):
         assert set(result["metrics"]) == {"score", "pass@1", "pass@2"} == set(result["ci95"])
         assert result["metrics"]["pass@1"] == pytest.approx(result["metrics"]["score"])
         assert "he-mini" in proc.stdout
+        html = (run / "summary" / "summary.html").read_text()  # pass@k is in the report, not only the JSON
+        assert "All metrics" in html and "pass@2" in html
+        assert f"{100 * result['metrics']['pass@2']:.2f}" in html
         predictions[name] = [r["prediction"] for r in rows]
     # Batch size changes nothing, and the run reproduces: same completions, sample for sample.
     assert predictions["bs1"] == predictions["bs8"]

@@ -90,6 +90,28 @@ def _needle_grids(columns: list[Column], datasets: list[str]) -> list[dict]:
     return out
 
 
+def _all_metrics(columns: list[Column], datasets: list[str]) -> list[dict]:
+    """Every metric of every result beyond the leaderboard's one: pass@k, win/tie/loss rates,
+    per-level accuracy, unparseable judgments... Rates show as %, counts as they are."""
+    out = []
+    for column in columns:
+        for ds in datasets:
+            path = column.run.result(column.model, ds)
+            if not path.exists():
+                continue
+            result = read_json(path)
+            metrics = result.get("metrics", {})
+            if len(metrics) < 2:
+                continue
+            for name, value in metrics.items():
+                ci = result.get("ci95", {}).get(name)
+                is_rate = isinstance(value, (int, float)) and 0.0 <= value <= 1.0 and ci is not None
+                out.append({"model": column.name, "dataset": ds, "metric": name,
+                            "value": f"{100 * value:.2f}" if is_rate else str(value),
+                            "ci": f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if is_rate else ""})
+    return out
+
+
 def _metadata(columns: list[Column], datasets: list[str]) -> dict:
     history = []
     for run in dict.fromkeys(c.run for c in columns):
@@ -121,6 +143,7 @@ def render(title: str, table: Table, datasets: list[str]) -> str:
         scores_svg=plots.scores_with_ci(names, table.models, cells) if names else "",
         breakdowns=_breakdowns(table.columns, datasets),
         needle_grids=_needle_grids(table.columns, datasets),
+        all_metrics=_all_metrics(table.columns, datasets),
         samples_json=_safe_json(_samples(table.columns, datasets)),
         meta=meta,
     )
