@@ -311,3 +311,22 @@ def test_killed_evaluation_resumes_without_asking_the_judge_again(tmp_path):
     predictions = recover_jsonl(run / "predictions" / "cand" / "open.jsonl")
     assert all(r["score"] == 1.0 and r["outcome"] == "win" and len(r["judgments"]) == 2 for r in predictions)
     assert "open" in (run / "summary" / "summary.txt").read_text()
+
+
+def test_tiny_hf_model_judged_end_to_end(tmp_path, tiny_model):
+    """The subjective family on its mini set: a real (tiny) transformers model answers, an API judge grades."""
+    with JudgeServer(fixed("The answer is fine. Rating: [[6]]")) as server:
+        judge = dict(abbr="judge", type="OpenAI", path="judge-model", api_base=server.url, chat=True, max_out_len=32)
+        dataset = dict(abbr="open", type="SubjectiveDataset", path=str(REPO / "datasets_cfg" / "subjective" /
+                                                                      "subjective_mini.jsonl"),
+                       infer_cfg=dict(prompt_template=dict(template="Question: {question}\nAnswer:"),
+                                      inferencer=dict(type="GenInferencer", max_out_len=8)),
+                       eval_cfg=dict(evaluator=dict(type="JudgeSingleEvaluator", judge=judge)))
+        cfg = write_config(tmp_path / "judged.py", [dict(abbr="tiny", path=str(tiny_model))], [dataset])
+        proc = compass("run", str(cfg), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        (run,) = list((tmp_path / "outputs" / "judged").iterdir())
+        result = json.loads((run / "results" / "tiny" / "open.json").read_text())
+        n = len(recover_jsonl(run / "predictions" / "tiny" / "open.jsonl"))
+        assert result["n"] == n == server.count("judge-model") > 0
+        assert result["metrics"]["score"] == pytest.approx(5 / 9)  # rating 6 on the 1-10 scale
