@@ -24,8 +24,15 @@ How:
    the table reports whether the prompts (and continuations) are byte-identical, the agreement
    of the chosen answers (or of the generated texts), and the largest log-likelihood difference.
 
+The compass under test is frozen at start: a copy of the checkout's ``compass/`` or, with
+``--compass-rev REV``, that revision (``git archive``), so edits made meanwhile do not leak in.
+On a shared machine, ``--repeat N --nice -10`` keeps the fastest of N runs in a niced session of
+its own (``bench/quiet.py``); each result records the cores other processes used during it.
+
 Results go to ``<work-dir>/results.json``; ``--write-docs`` adds a dated section to
-``docs/benchmarks.md`` under "Compass vs lm-evaluation-harness (CPU)".
+``docs/benchmarks.md`` under "Compass vs lm-evaluation-harness (CPU)". The baseline there:
+
+    python bench/vs_lm_eval.py --compass-rev 97ae9cc --repeat 2 --max-wait 60 --nice -10
 """
 from __future__ import annotations
 
