@@ -74,6 +74,7 @@ class ModelConfig:
     max_out_len: int = 256
     max_seq_len: int = 2048
     batch_size: int = 8
+    max_batch_tokens: int | None = None  # HF scoring: padded tokens per forward (prefix included); None: no cap
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     chat: bool = False
@@ -95,8 +96,8 @@ class ModelConfig:
                                f"OPENAI_API_KEY), not a key; keys are only read from the environment")
         if self.api_retries < 0 or self.api_timeout_s <= 0:
             raise CompassError(f"{where}: api_retries must be >= 0 and api_timeout_s > 0")
-        for key in ("max_out_len", "max_seq_len", "batch_size"):
-            if getattr(self, key) < 1:
+        for key in ("max_out_len", "max_seq_len", "batch_size", "max_batch_tokens"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
 
 

@@ -38,14 +38,14 @@ def test_scores_equal_a_direct_computation(backend):
 def test_shared_fewshot_prefix_scores_exactly(backend):
     """Few-shot contexts share a long prefix: it runs once, and every score still equals the
     direct computation, for single-token and multi-token continuations alike."""
-    from compass.models.hf import MIN_SHARED_PREFIX, _prefix_groups
+    from compass.models.kv_prefix import MIN_SHARED_PREFIX, prefix_groups
 
     shots = "".join(f"{i.question} Answer: {i.choices[0]}\n\n" for i in mmlu_items("unit_conversion", "dev", 5))
     tests = mmlu_items("unit_conversion", "test", 5)
     requests = [ScoreRequest(shots + t.question + " Answer:", tuple(f" {c}" for c in t.choices)) for t in tests]
     requests.append(ScoreRequest("A lone context:", (" yes", " no at all")))
     contexts = [backend.tokenizer(r.context)["input_ids"] for r in requests]
-    groups = _prefix_groups(contexts, MIN_SHARED_PREFIX)
+    groups = prefix_groups(contexts, MIN_SHARED_PREFIX)
     assert sorted(len(m) for m, _ in groups) == [1, 5]
     assert max(p for _, p in groups) >= 50  # the five shots are one cached prefix
     for req, row in zip(requests, backend.score(requests)):
@@ -54,12 +54,13 @@ def test_shared_fewshot_prefix_scores_exactly(backend):
 
 
 def test_prefix_groups_edge_cases():
-    from compass.models.hf import _prefix_groups
+    from compass.models.kv_prefix import prefix_groups
 
     same = [[1, 2, 3, 4], [1, 2, 3, 4]]
-    assert _prefix_groups(same, 2) == [([0, 1], 3)]  # the last token always stays in the row
-    assert _prefix_groups([[1, 2, 3], [9, 9, 9]], 2) == [([0], 0), ([1], 0)]
-    assert _prefix_groups([], 2) == []
+    assert prefix_groups(same, 2) == [([0, 1], 3)]  # the last token always stays in the row
+    # Nothing shared: one prefix-free group, so the requests still batch together.
+    assert prefix_groups([[1, 2, 3], [9, 9, 9]], 2) == [([0, 1], 0)]
+    assert prefix_groups([], 2) == []
 
 
 def _mc_requests():

@@ -234,7 +234,7 @@ def test_pass_at_k_matches_brute_force_enumeration():
 # -- seeded sampling in the transformers backend -----------------------------------------------
 
 def test_sampler_draws_from_the_tempered_nucleus():
-    from compass.models.hf import _SeededSampler
+    from compass.models.hf_generate import SeededSampler as _SeededSampler
 
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).repeat(4000, 1)
     for temperature, top_p in ((1.0, 1.0), (0.5, 1.0), (1.0, 0.7)):
