@@ -19,7 +19,8 @@ from compass.errors import CompassError
 from compass.schema import from_dict
 
 MODEL_TYPES = {"HuggingFaceCausalLM": "hf", "HuggingFace": "hf", "hf": "hf",
-               "OpenAI": "openai", "OpenAISDK": "openai", "openai": "openai"}
+               "OpenAI": "openai", "OpenAISDK": "openai", "openai": "openai",
+               "VLLM": "vllm", "VLLMCausalLM": "vllm", "vllm": "vllm"}
 DATASET_TYPES = {"MMLUDataset": "mmlu", "mmlu": "mmlu", "GSM8KDataset": "gsm8k", "gsm8k": "gsm8k",
                  "SubjectiveDataset": "subjective", "subjective": "subjective",
                  "CustomDataset": "custom", "custom": "custom",

@@ -4,6 +4,7 @@ Failing here costs a second; failing inside a worker costs a model load and a lo
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -18,6 +19,9 @@ def check_model(model: ModelConfig, where: str) -> None:
 
         check_server(model, where)
         return
+    if model.type == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise CompassError(f"{where}.type: 'VLLM' needs the vllm package (pip install vllm, on a CUDA machine); "
+                           f"type 'HuggingFaceCausalLM' runs the same model without it")
     path = Path(model.path)
     if path.exists():
         if not (path / "config.json").is_file():

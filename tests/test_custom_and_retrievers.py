@@ -94,9 +94,9 @@ def test_chat_format_uses_template_or_chatml_fallback(tiny_model):
 
     backend = HFCausalLM(ModelConfig(abbr="t", path=str(tiny_model), chat=True))
     assert not backend.tokenizer.chat_template
-    assert backend._format("hi") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert backend.encoder.format("hi") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     backend.tokenizer.chat_template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{% endfor %}>>"
-    assert backend._format("hi") == "[user] hi>>"
+    assert backend.encoder.format("hi") == "[user] hi>>"
 
 
 def test_custom_dataset_end_to_end(tmp_path, tiny_model):

@@ -14,6 +14,10 @@ def build(cfg: ModelConfig) -> Model:
         from compass.models.openai_api import OpenAIModel
 
         return OpenAIModel(cfg)
+    if cfg.type == "vllm":
+        from compass.models.vllm_backend import VLLMCausalLM
+
+        return VLLMCausalLM(cfg)
     raise ValueError(f"no backend for model type {cfg.type!r}")  # config validation prevents this
 
 

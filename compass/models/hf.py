@@ -15,6 +15,7 @@ from compass.errors import CompassError
 from compass.models.base import GenerateRequest, ScoreRequest, derive_seed
 from compass.models.hf_generate import SeededSampler, decode, generate_with_hf
 from compass.models.hf_score import Scorer
+from compass.models.tokens import PromptEncoder
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -53,45 +54,14 @@ class HFCausalLM:
         self.model = _load("weights", AutoModelForCausalLM, cfg.path,
                            dtype=_dtype(cfg.dtype, self.device), **cfg.model_kwargs)
         self.model.to(self.device).eval()
+        self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len)
         self.scorer = Scorer(self.model, self.tokenizer.pad_token_id, cfg.batch_size, cfg.max_batch_tokens)
-
-    # -- tokenisation -------------------------------------------------------------------------
-    def _format(self, text: str) -> str:
-        if not self.cfg.chat:
-            return text
-        if not getattr(self.tokenizer, "chat_template", None):
-            # Documented fallback for tokenizers without a template: ChatML, as InternLM2 and Qwen use.
-            return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
-                                                  add_generation_prompt=True)
-
-    def _encode_all(self, texts: list[str]) -> list[list[int]]:
-        # One batched call (the fast tokenizer parallelises it); a chat template already holds
-        # the special tokens it wants.
-        return self.tokenizer(texts, add_special_tokens=not self.cfg.chat)["input_ids"] if texts else []
 
     # -- log-likelihood -----------------------------------------------------------------------
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         """log p(continuation | context) for every continuation of every request."""
-        contexts = [self._format(req.context) for req in requests]
-        context_ids = self._encode_all(contexts)
-        # Encode context + continuation together so merges across the boundary match how the
-        # model saw such text; fall back to the continuation alone where the context's tokens change.
-        joined = self._encode_all([ctx + c for ctx, req in zip(contexts, requests) for c in req.continuations])
-        alone = iter(self.tokenizer([c for req in requests for c in req.continuations],
-                                    add_special_tokens=False)["input_ids"])
-        whole = iter(joined)
-        kept, conts = [], []
-        for ids, req in zip(context_ids, requests):
-            mine = []
-            for _ in req.continuations:
-                w, a = next(whole), next(alone)
-                mine.append(w[len(ids):] if w[:len(ids)] == ids and len(w) > len(ids) else a)
-            keep = self.cfg.max_seq_len + 1 - max(len(c) for c in mine)
-            kept.append(ids[-max(keep, 1):])
-            conts.append(mine)
-        return self.scorer.score(kept, conts)
+        return self.scorer.score(*self.encoder.score_inputs(requests))
 
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
@@ -99,7 +69,7 @@ class HFCausalLM:
         """``num_samples`` completions per request, request by request. Sample j of a request draws
         from its own generator seeded by (request seed, j), so batch size, batch composition and
         order never change a completion (up to float noise in the logits)."""
-        encoded = self._encode_all([self._format(req.prompt) for req in requests])
+        encoded = self.encoder.encode([self.encoder.format(req.prompt) for req in requests])
         # One row per distinct completion: greedy samples would all be the same, so greedy runs once.
         rows = [(i, j) for i, req in enumerate(requests) for j in range(req.num_samples if req.temperature > 0 else 1)]
         rows.sort(key=lambda row: -len(encoded[row[0]]))

@@ -1,0 +1,58 @@
+"""vLLM backend (``type="VLLM"``): the same two questions, answered by vLLM's engine on a GPU.
+
+Tokens come from the same ``PromptEncoder`` as the transformers backend, so both score the same
+token sequences. Scoring reads vLLM's prompt log-probabilities of context + continuation (its
+prefix cache shares few-shot prefixes); generation sends one request per sample with its own
+seed, so a completion never depends on what else is in the batch.
+"""
+from __future__ import annotations
+
+from transformers import AutoTokenizer
+
+from compass.config import ModelConfig
+from compass.errors import CompassError
+from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
+from compass.models.tokens import PromptEncoder
+
+
+class VLLMCausalLM:
+    def __init__(self, cfg: ModelConfig):
+        try:
+            from vllm import LLM, SamplingParams
+            from vllm.inputs import TokensPrompt
+        except ImportError:
+            raise CompassError(f"model {cfg.abbr!r}: type 'VLLM' needs the vllm package (pip install vllm, "
+                               f"on a CUDA machine); type 'HuggingFaceCausalLM' runs the same model without it") from None
+        self.cfg, self._params, self._prompt = cfg, SamplingParams, lambda ids: TokensPrompt(prompt_token_ids=ids)
+        tokenizer_path = cfg.tokenizer_path or cfg.path
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, **cfg.tokenizer_kwargs)
+        self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len)
+        engine = {"dtype": cfg.dtype, "max_model_len": cfg.max_seq_len, "enable_prefix_caching": True, "seed": 0,
+                  "tensor_parallel_size": max(1, cfg.run_cfg.num_gpus), **cfg.model_kwargs}
+        self.llm = LLM(model=cfg.path, tokenizer=tokenizer_path, **engine)
+
+    def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        contexts, continuations = self.encoder.score_inputs(requests)
+        rows = [(ctx, cont) for ctx, conts in zip(contexts, continuations) for cont in conts]
+        # prompt_logprobs=1 returns, at each prompt position, the top token and the actual one.
+        params = self._params(max_tokens=1, temperature=0.0, prompt_logprobs=1, detokenize=False)
+        outputs = self.llm.generate([self._prompt(ctx + cont) for ctx, cont in rows], params, use_tqdm=False)
+        values = iter([
+            sum(out.prompt_logprobs[len(ctx) + i][token].logprob for i, token in enumerate(cont))
+            for (ctx, cont), out in zip(rows, outputs)
+        ])
+        return [[next(values) for _ in conts] for conts in continuations]
+
+    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+        prompts, params = [], []
+        for req, ids in zip(requests, self.encoder.encode([self.encoder.format(r.prompt) for r in requests])):
+            ids = ids[-max(1, self.cfg.max_seq_len - req.max_out_len):]  # room for the answer
+            stop = list(req.stop + tuple(self.cfg.stop))
+            for j in range(req.num_samples):
+                sampling = {"temperature": req.temperature, "top_p": req.top_p,
+                            "seed": derive_seed(req.seed, j)} if req.temperature > 0 else {"temperature": 0.0}
+                params.append(self._params(max_tokens=req.max_out_len, stop=stop or None, **sampling,
+                                           **self.cfg.generation_kwargs))
+                prompts.append((self._prompt(ids), tuple(stop)))
+        outputs = self.llm.generate([p for p, _ in prompts], params, use_tqdm=False)
+        return [cut_at_stop(out.outputs[0].text, stop) for (_, stop), out in zip(prompts, outputs)]
