@@ -142,3 +142,24 @@ def test_out_of_memory_halves_the_batch_and_keeps_going(tiny_model, capsys):
     assert flat(model.score(requests)) == pytest.approx(flat(expected), abs=1e-5)
     assert model.scorer.row_cap == 2
     assert "ran out of device memory; continuing with at most" in capsys.readouterr().err
+
+
+def test_generation_out_of_memory_halves_the_batch(tiny_model, capsys):
+    """Simulated as above (no GPU here): a test double raises torch.OutOfMemoryError for any
+    forward of more than 2 rows; generations come out the same, in smaller batches."""
+    from compass.models.base import GenerateRequest
+
+    model = HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=8, max_seq_len=512))
+    requests = [GenerateRequest(f"Question: {i} + {i} = ?\nAnswer:", 6) for i in range(7)]
+    expected = model.generate(requests)
+    real_forward = model.model.forward
+
+    def limited(*args, **kwargs):
+        if kwargs["input_ids"].shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(*args, **kwargs)
+
+    model.model.forward = limited
+    assert model.generate(requests) == expected
+    assert model.generate_cap == 2
+    assert "ran out of device memory" in capsys.readouterr().err

@@ -5,6 +5,7 @@ needed), generation in ``hf_generate.py`` (batched decoding that drops finished 
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -55,6 +56,7 @@ class HFCausalLM:
                            dtype=_dtype(cfg.dtype, self.device), **cfg.model_kwargs)
         self.model.to(self.device).eval()
         self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len)
+        self.generate_cap = cfg.batch_size  # lowered if a batch runs out of device memory
         self.scorer = Scorer(self.model, self.tokenizer.pad_token_id, cfg.batch_size, cfg.max_batch_tokens)
 
     # -- log-likelihood -----------------------------------------------------------------------
@@ -81,15 +83,32 @@ class HFCausalLM:
             groups.setdefault((req.max_out_len, req.stop + tuple(self.cfg.stop), sampling), []).append((i, j))
         texts: dict[tuple[int, int], str] = {}
         for (max_new, stop, sampling), members in groups.items():
-            for start in range(0, len(members), self.cfg.batch_size):
-                batch = members[start:start + self.cfg.batch_size]
-                sampler = None
-                if sampling is not None:
-                    sampler = SeededSampler([derive_seed(requests[i].seed, j) for i, j in batch], *sampling)
-                outs = self._generate_batch([encoded[i] for i, _ in batch], max_new, stop, sampler)
-                texts.update(zip(batch, outs))
+            start = 0
+            while start < len(members):
+                batch = members[start:start + self.generate_cap]
+                texts.update(self._generate_fitting(batch, encoded, requests, max_new, stop, sampling))
+                start += len(batch)
         return [texts[(i, j if req.temperature > 0 else 0)]
                 for i, req in enumerate(requests) for j in range(req.num_samples)]
+
+    def _generate_fitting(self, batch, encoded, requests, max_new, stop, sampling) -> dict:
+        """Generate for ``batch``; on a CUDA out-of-memory error, halve it and keep the smaller cap."""
+        sampler = None
+        if sampling is not None:
+            sampler = SeededSampler([derive_seed(requests[i].seed, j) for i, j in batch], *sampling)
+        try:
+            return dict(zip(batch, self._generate_batch([encoded[i] for i, _ in batch], max_new, stop, sampler)))
+        except torch.OutOfMemoryError:
+            if len(batch) == 1:
+                raise
+            self.generate_cap = max(1, len(batch) // 2)
+            print(f"compass: generating {len(batch)} rows at once ran out of device memory; "
+                  f"continuing with at most {self.generate_cap}", file=sys.stderr)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            parts = (batch[:self.generate_cap], batch[self.generate_cap:])
+            return {k: v for part in parts for k, v in
+                    self._generate_fitting(part, encoded, requests, max_new, stop, sampling).items()}
 
     def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
                         sampler: SeededSampler | None = None) -> list[str]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import DynamicLayer, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from compass.models.base import cut_at_stop
 from compass.models.kv_prefix import MIN_SHARED_PREFIX, common_prefix, expand_cache, last_logits_only, prefix_cache
@@ -41,6 +41,8 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
                 past_key_values=expand_cache(past, batch) if past is not None else None, use_cache=True,
                 **last_logits_only(model))
     cache, logits = out.past_key_values, out.logits[:, -1]
+    if hasattr(cache, "layers") and all(type(layer) is DynamicLayer for layer in cache.layers):
+        cache.layers = [GrowingLayer(layer.keys, layer.values, max_new) for layer in cache.layers]
     next_pos = positions[:, -1] + 1
     window = 2 * max((len(s) for s in stop), default=0) + 4  # tokens enough to hold any stop string
     active, tokens_out = list(range(batch)), [[] for _ in range(batch)]
@@ -75,6 +77,40 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
         next_pos = next_pos + 1
     texts = [tokenizer.decode(t, skip_special_tokens=True) for t in tokens_out]
     return [cut_at_stop(t, stop) for t in texts]
+
+
+class GrowingLayer(DynamicLayer):
+    """A decode cache layer with room reserved for the new tokens: each step writes in place.
+
+    transformers' DynamicLayer concatenates, copying the whole cache at every step of every
+    layer; on CPU that copying was 84% of decoding time for a 4-shot GSM8K batch.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, room: int):
+        super().__init__()
+        self.lazy_initialization(keys, values)
+        b, h, n, d = keys.shape
+        self._keys, self._values = keys.new_empty((b, h, n + room, d)), values.new_empty((b, h, n + room, values.shape[-1]))
+        self._keys[:, :, :n], self._values[:, :, :n] = keys, values
+        self._set_length(n)
+
+    def _set_length(self, n: int) -> None:
+        self.length = n
+        self.keys, self.values = self._keys[:, :, :n], self._values[:, :, :n]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        end = self.length + key_states.shape[-2]
+        if end > self._keys.shape[-2]:  # more than reserved: grow once, by doubling
+            extra = max(end, 2 * self._keys.shape[-2]) - self._keys.shape[-2]
+            self._keys = torch.cat([self._keys, self._keys.new_empty(self._keys.shape[:2] + (extra, self._keys.shape[-1]))], 2)
+            self._values = torch.cat([self._values, self._values.new_empty(self._values.shape[:2] + (extra, self._values.shape[-1]))], 2)
+        self._keys[:, :, self.length:end], self._values[:, :, self.length:end] = key_states, value_states
+        self._set_length(end)
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._keys, self._values = self._keys[indices], self._values[indices]
+        self._set_length(self.length)
 
 
 def generate_with_hf(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
