@@ -57,3 +57,30 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
     assert "Traceback" not in proc.stderr, proc.stderr
     assert len(lines) == 1, proc.stderr
     return lines[0]
+
+
+def direct_logprob(backend, context: str, continuation: str) -> float:
+    """log p(continuation | context) the plainest way: one forward over the whole text, softmax
+    at every position. What every optimised scoring path must equal."""
+    import torch
+
+    tok = backend.tokenizer
+    ctx, whole = tok(context)["input_ids"], tok(context + continuation)["input_ids"]
+    with torch.no_grad():
+        logits = backend.model(torch.tensor([whole])).logits[0].log_softmax(-1)
+    return sum(float(logits[i - 1, whole[i]]) for i in range(len(ctx), len(whole)))
+
+
+def limit_forward_rows(model, max_rows: int) -> None:
+    """Test double for running out of GPU memory (there is no GPU here): the model's forward
+    raises torch.OutOfMemoryError, as CUDA does, for more than ``max_rows`` rows."""
+    import torch
+
+    real_forward = model.forward
+
+    def limited(*args, **kwargs):
+        if kwargs["input_ids"].shape[0] > max_rows:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(*args, **kwargs)
+
+    model.forward = limited

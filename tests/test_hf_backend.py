@@ -8,21 +8,12 @@ from compass.config import ModelConfig
 from compass.datasets.synthetic import gsm8k_items, mmlu_items
 from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
 from compass.models.hf import HFCausalLM
+from helpers import direct_logprob
 
 
 @pytest.fixture(scope="module")
 def backend(tiny_model):
     return HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=4, max_seq_len=512))
-
-
-@torch.no_grad()
-def _reference_logprob(backend, context: str, continuation: str) -> float:
-    """log p(continuation | context) from one forward over the whole text, softmax over every position."""
-    tok = backend.tokenizer
-    ctx = tok(context)["input_ids"]
-    whole = tok(context + continuation)["input_ids"]
-    logits = backend.model(torch.tensor([whole])).logits[0].log_softmax(-1)
-    return sum(float(logits[i - 1, whole[i]]) for i in range(len(ctx), len(whole)))
 
 
 def test_scores_equal_a_direct_computation(backend):
@@ -31,7 +22,7 @@ def test_scores_equal_a_direct_computation(backend):
     scores = backend.score(requests)
     for req, row in zip(requests, scores):
         for cont, value in zip(req.continuations, row):
-            assert value == pytest.approx(_reference_logprob(backend, req.context, cont), abs=1e-4)
+            assert value == pytest.approx(direct_logprob(backend, req.context, cont), abs=1e-4)
     assert scores[1][1] < scores[1][0]  # a longer continuation adds more negative terms
 
 
@@ -50,7 +41,7 @@ def test_shared_fewshot_prefix_scores_exactly(backend):
     assert max(p for _, p in groups) >= 50  # the five shots are one cached prefix
     for req, row in zip(requests, backend.score(requests)):
         for cont, value in zip(req.continuations, row):
-            assert value == pytest.approx(_reference_logprob(backend, req.context, cont), abs=1e-4)
+            assert value == pytest.approx(direct_logprob(backend, req.context, cont), abs=1e-4)
 
 
 def test_prefix_groups_edge_cases():

@@ -13,6 +13,7 @@ from compass.models.base import ScoreRequest
 from compass.models.hf import HFCausalLM
 from compass.models.hf_score import build_rows
 from compass.models.kv_prefix import prefix_groups
+from helpers import direct_logprob, limit_forward_rows
 
 SUBJECTS = ("elementary_arithmetic", "unit_conversion", "number_comparison")
 
@@ -20,14 +21,6 @@ SUBJECTS = ("elementary_arithmetic", "unit_conversion", "number_comparison")
 @pytest.fixture(scope="module")
 def backend(tiny_model):
     return HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=4, max_seq_len=512))
-
-
-@torch.no_grad()
-def direct(backend, context: str, continuation: str) -> float:
-    tok = backend.tokenizer
-    ctx, whole = tok(context)["input_ids"], tok(context + continuation)["input_ids"]
-    logits = backend.model(torch.tensor([whole])).logits[0].log_softmax(-1)
-    return sum(float(logits[i - 1, whole[i]]) for i in range(len(ctx), len(whole)))
 
 
 def fewshot_requests(n_test: int = 4, texts: bool = True) -> list[ScoreRequest]:
@@ -45,7 +38,7 @@ def fewshot_requests(n_test: int = 4, texts: bool = True) -> list[ScoreRequest]:
 def assert_exact(backend, requests, scores):
     for req, row in zip(requests, scores):
         for cont, value in zip(req.continuations, row):
-            assert value == pytest.approx(direct(backend, req.context, cont), abs=1e-4)
+            assert value == pytest.approx(direct_logprob(backend, req.context, cont), abs=1e-4)
 
 
 def test_groups_share_each_subjects_fewshot_block_not_just_the_common_header(backend):
@@ -125,19 +118,11 @@ def test_token_budget_caps_each_forward(tiny_model):
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_going(tiny_model, capsys):
-    """No GPU here, so out-of-memory is simulated: a test double raises torch.OutOfMemoryError
-    (what CUDA raises) for any forward of more than 3 rows."""
+    """No GPU here: out-of-memory is simulated by a test double (helpers.limit_forward_rows)."""
     model = HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=16, max_seq_len=512))
     requests = fewshot_requests(n_test=4)
     expected = model.score(requests)
-    real_forward = model.model.forward
-
-    def limited(*args, **kwargs):
-        if kwargs["input_ids"].shape[0] > 3:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(*args, **kwargs)
-
-    model.model.forward = limited
+    limit_forward_rows(model.model, 3)
     flat = lambda rows: [v for row in rows for v in row]  # noqa: E731
     assert flat(model.score(requests)) == pytest.approx(flat(expected), abs=1e-5)
     assert model.scorer.row_cap == 2
@@ -145,21 +130,13 @@ def test_out_of_memory_halves_the_batch_and_keeps_going(tiny_model, capsys):
 
 
 def test_generation_out_of_memory_halves_the_batch(tiny_model, capsys):
-    """Simulated as above (no GPU here): a test double raises torch.OutOfMemoryError for any
-    forward of more than 2 rows; generations come out the same, in smaller batches."""
+    """Simulated as above (no GPU here); generations come out the same, in smaller batches."""
     from compass.models.base import GenerateRequest
 
     model = HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=8, max_seq_len=512))
     requests = [GenerateRequest(f"Question: {i} + {i} = ?\nAnswer:", 6) for i in range(7)]
     expected = model.generate(requests)
-    real_forward = model.model.forward
-
-    def limited(*args, **kwargs):
-        if kwargs["input_ids"].shape[0] > 2:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(*args, **kwargs)
-
-    model.model.forward = limited
+    limit_forward_rows(model.model, 2)
     assert model.generate(requests) == expected
     assert model.generate_cap == 2
     assert "ran out of device memory" in capsys.readouterr().err

@@ -5,7 +5,6 @@ needed), generation in ``hf_generate.py`` (batched decoding that drops finished 
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ from compass.errors import CompassError
 from compass.models.base import GenerateRequest, ScoreRequest, derive_seed
 from compass.models.hf_generate import SeededSampler, decode, generate_with_hf
 from compass.models.hf_score import Scorer
+from compass.models.memory import halving_on_oom
 from compass.models.tokens import PromptEncoder
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -92,23 +92,16 @@ class HFCausalLM:
                 for i, req in enumerate(requests) for j in range(req.num_samples)]
 
     def _generate_fitting(self, batch, encoded, requests, max_new, stop, sampling) -> dict:
-        """Generate for ``batch``; on a CUDA out-of-memory error, halve it and keep the smaller cap."""
-        sampler = None
-        if sampling is not None:
-            sampler = SeededSampler([derive_seed(requests[i].seed, j) for i, j in batch], *sampling)
-        try:
-            return dict(zip(batch, self._generate_batch([encoded[i] for i, _ in batch], max_new, stop, sampler)))
-        except torch.OutOfMemoryError:
-            if len(batch) == 1:
-                raise
-            self.generate_cap = max(1, len(batch) // 2)
-            print(f"compass: generating {len(batch)} rows at once ran out of device memory; "
-                  f"continuing with at most {self.generate_cap}", file=sys.stderr)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            parts = (batch[:self.generate_cap], batch[self.generate_cap:])
-            return {k: v for part in parts for k, v in
-                    self._generate_fitting(part, encoded, requests, max_new, stop, sampling).items()}
+        def run(rows):
+            sampler = None
+            if sampling is not None:
+                sampler = SeededSampler([derive_seed(requests[i].seed, j) for i, j in rows], *sampling)
+            return dict(zip(rows, self._generate_batch([encoded[i] for i, _ in rows], max_new, stop, sampler)))
+
+        def shrink(n):
+            self.generate_cap = n
+
+        return {k: v for part in halving_on_oom(batch, run, shrink, "generating") for k, v in part.items()}
 
     def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
                         sampler: SeededSampler | None = None) -> list[str]:

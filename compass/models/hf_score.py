@@ -20,12 +20,12 @@ is kept (the probe for the largest batch that fits).
 from __future__ import annotations
 
 import inspect
-import sys
 from dataclasses import dataclass, field
 
 import torch
 
 from compass.models.kv_prefix import expand_cache, prefix_cache, prefix_groups
+from compass.models.memory import halving_on_oom
 
 TREE_MASK_ATTENTION = ("sdpa", "eager")  # attention implementations that honour a custom 4D mask
 
@@ -112,18 +112,10 @@ class Scorer:
             start += fit
 
     def _run(self, batch: list[Row], past, prefix_len: int, values: torch.Tensor) -> None:
-        try:
-            self._forward(batch, past, prefix_len, values)
-        except torch.OutOfMemoryError:
-            if len(batch) == 1:
-                raise
-            self.row_cap = max(1, len(batch) // 2)
-            print(f"compass: a batch of {len(batch)} rows ran out of device memory; "
-                  f"continuing with at most {self.row_cap} rows", file=sys.stderr)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            for part in (batch[:self.row_cap], batch[self.row_cap:]):
-                self._run(part, past, prefix_len, values)
+        def shrink(n: int) -> None:
+            self.row_cap = n
+
+        halving_on_oom(batch, lambda rows: self._forward(rows, past, prefix_len, values), shrink, "scoring")
 
     def _forward(self, batch: list[Row], past, prefix_len: int, values: torch.Tensor) -> None:
         width = max(len(row.tokens) for row in batch)
