@@ -306,6 +306,17 @@ class SummarizerCfg:
 
 
 @dataclass
+class PartitionerCfg:
+    type: Any = "NaivePartitioner"
+    n: int | None = None  # datasets per task; None: all of a model's datasets in one task (one model load)
+
+    def validate(self, where: str) -> None:
+        self.type = canonical(self.type, PARTITIONER_TYPES, f"{where}.type")
+        if self.n is not None and self.n < 1:
+            raise CompassError(f"{where}.n: must be >= 1 (datasets per task), got {self.n}")
+
+
+@dataclass
 class StageCfg:
     partitioner: dict = field(default_factory=lambda: {"type": "NaivePartitioner"})
     runner: dict = field(default_factory=lambda: {"type": "LocalRunner"})
@@ -331,6 +342,7 @@ class Config:
     summarizer: SummarizerCfg = field(default_factory=SummarizerCfg)
     work_dir: str | None = None
     runner: RunnerCfg = field(default_factory=RunnerCfg)
+    partitioner: PartitionerCfg = field(default_factory=PartitionerCfg)
 
     @property
     def name(self) -> str:
@@ -370,12 +382,12 @@ def load_config(path: str | Path) -> Config:
                                f"of this config (models: {', '.join(m.abbr for m in models)})")
     summarizer = from_dict(SummarizerCfg, raw.get("summarizer") or {}, f"{path}: summarizer")
     infer = from_dict(StageCfg, raw.get("infer") or {}, f"{path}: infer")
-    canonical(infer.partitioner.get("type", "naive"), PARTITIONER_TYPES, f"{path}: infer.partitioner.type")
+    partitioner = from_dict(PartitionerCfg, infer.partitioner, f"{path}: infer.partitioner")
     runner = from_dict(RunnerCfg, infer.runner, f"{path}: infer.runner")
     work_dir = raw.get("work_dir")
     if work_dir is not None and not isinstance(work_dir, str):
         raise CompassError(f"{path}: work_dir: expected str, got {type(work_dir).__name__}")
-    return Config(str(path), models, datasets, summarizer, work_dir, runner)
+    return Config(str(path), models, datasets, summarizer, work_dir, runner, partitioner)
 
 
 def _read_python_config(path: Path) -> dict[str, Any]:

@@ -38,6 +38,12 @@ BAD = {
     "duplicate abbr": (lambda g: g["datasets"][1].update(abbr="mmlu-mini"), "datasets[1].abbr", "duplicate"),
     "bool for int": (lambda g: g["models"][0].update(max_out_len=True), "models[0].max_out_len", "expected int"),
     "negative batch": (lambda g: g["models"][0].update(batch_size=0), "models[0].batch_size", "must be >= 1"),
+    "partitioner n": (lambda g: g.update(infer=dict(partitioner=dict(type="NaivePartitioner", n=0))),
+                      "infer.partitioner.n", "must be >= 1"),
+    "partitioner key": (lambda g: g.update(infer=dict(partitioner=dict(type="NaivePartitioner", size=2))),
+                        "infer.partitioner.size", "unknown key"),
+    "max_batch_tokens": (lambda g: g["models"][0].update(max_batch_tokens=0), "models[0].max_batch_tokens",
+                         "must be >= 1"),
     "fewshot without template": (lambda g: g["datasets"][0]["infer_cfg"].pop("ice_template"),
                                  "datasets[0].infer_cfg.ice_template", "needs an ice_template"),
 }
@@ -53,6 +59,19 @@ def test_bad_config_is_one_line_naming_file_and_key(tmp_path, good, case):
     text = str(err.value)
     assert str(path) in text and key in text and message in text, text
     assert "\n" not in text
+
+
+def test_partitioner_keeps_a_models_datasets_together_unless_split(tmp_path, good):
+    from compass.plan import plan
+
+    good["models"].append(dict(abbr="m2", path=str(tmp_path / "model")))
+    together = plan(load_config(write_config(tmp_path / "a.py", **good)))
+    assert [(t.id, [d.abbr for d in t.datasets]) for t in together] == [
+        ("m", ["mmlu-mini", "gsm8k-mini"]), ("m2", ["mmlu-mini", "gsm8k-mini"])]
+    split = plan(load_config(write_config(tmp_path / "b.py", **good, infer=dict(partitioner=dict(n=1)))))
+    assert [(t.id, [d.abbr for d in t.datasets]) for t in split] == [
+        ("m-part0", ["mmlu-mini"]), ("m-part1", ["gsm8k-mini"]), ("m2-part0", ["mmlu-mini"]),
+        ("m2-part1", ["gsm8k-mini"])]
 
 
 def test_cli_bad_config_exits_2_without_traceback(tmp_path, good):
