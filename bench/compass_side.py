@@ -46,8 +46,9 @@ def dataset_cfg(variant: str, data: Path) -> dict:
         eval_cfg=dict(evaluator=dict(type="AccEvaluator")))
 
 
-def write_config(path: Path, variant: str, model: Path, data: Path, batch_size: int) -> Path:
-    models = [dict(abbr=MODEL_ABBR, type="HuggingFaceCausalLM", path=str(model), dtype="float32", device="cpu",
+def write_config(path: Path, variant: str, model: Path, data: Path, batch_size: int, device: str = "cpu",
+                 dtype: str = "float32") -> Path:
+    models = [dict(abbr=MODEL_ABBR, type="HuggingFaceCausalLM", path=str(model), dtype=dtype, device=device,
                    max_out_len=GSM8K_MAX_OUT, max_seq_len=2048, batch_size=batch_size)]
     infer = dict(partitioner=dict(type="NaivePartitioner"),
                  runner=dict(type="LocalRunner", max_num_workers=1, retry=0))

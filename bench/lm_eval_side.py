@@ -124,10 +124,11 @@ def write_gsm8k_task(gsm_root: Path, out: Path, max_gen_toks: int, stop: list[st
 
 
 # -- running and reading outputs ------------------------------------------------------------------
-def run(venv: Path, model: Path, task: str, include: Path, out: Path, batch_size: int, log: Path) -> dict:
+def run(venv: Path, model: Path, task: str, include: Path, out: Path, batch_size: int, log: Path,
+        device: str = "cpu", dtype: str = "float32") -> dict:
     """Run lm-eval once; returns wall seconds and the model loop's seconds (from its progress bar)."""
     cmd = [str(venv / "bin" / "lm_eval"), "run", "--model", "hf",
-           "--model_args", f"pretrained={model},dtype=float32", "--device", "cpu",
+           "--model_args", f"pretrained={model},dtype={dtype}", "--device", device,
            "--tasks", task, "--include_path", str(include), "--batch_size", str(batch_size),
            "--output_path", str(out), "--log_samples"]
     env = {**os.environ, **OFFLINE, "PYTHONUNBUFFERED": "1"}

@@ -2,7 +2,7 @@
 
     python bench/vs_lm_eval.py [--quick] [--only mc_letters,mc_text,gsm8k] [--batch-size 16] [--write-docs]
 
-What is compared, per variant, with both tools at the same batch size on fp32 CPU:
+What is compared, per variant, with both tools at the same batch size (fp32 CPU unless --device/--dtype):
 
 * ``mc_letters``: MMLU format, 5-shot from dev (first 5 rows of the subject), each choice scored
   as the continuation " A".." D" (compass ``datasets_cfg/mmlu/mmlu_mini_ppl.py``).
@@ -78,6 +78,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="before each timed command, wait up to this many seconds for other processes to go quiet")
     p.add_argument("--nice", type=int, default=0, help="scheduling priority of both tools' runs; negative (root "
                    "only, e.g. -10) shields the timings from other processes on a shared machine")
+    p.add_argument("--device", default="cpu", help="both tools' device: cpu (default) or cuda")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                   help="both tools' weights dtype (default float32; bfloat16 on a GPU)")
     p.add_argument("--write-docs", action="store_true", help="append the results to docs/benchmarks.md")
     p.add_argument("--label", default="", help="what this run measures, for the docs section title")
     p.add_argument("--docs", type=Path, default=REPO / "docs" / "benchmarks.md")
@@ -168,7 +171,8 @@ def run_variant(variant: str, args, model: Path, data: Path) -> dict:
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"[{variant}] compass ...", file=sys.stderr, flush=True)
-    cfg = compass_side.write_config(work / "compass" / f"{variant}.py", variant, model, data, args.batch_size)
+    cfg = compass_side.write_config(work / "compass" / f"{variant}.py", variant, model, data, args.batch_size,
+                                    args.device, args.dtype)
     cp_run = measured(args, compass_side.run, cfg, work / "compass" / "runs",
                       logs / f"compass-{variant}.log")
     cp_rows, cp_result = compass_side.read_predictions(Path(cp_run["run_dir"]))
@@ -181,7 +185,7 @@ def run_variant(variant: str, args, model: Path, data: Path) -> dict:
         tag = lm_eval_side.write_mmlu_tasks(data / "mmlu", lm_dir, variant)
     out = lm_dir / "out" / variant
     lm_run = measured(args, lm_eval_side.run, args.venv, model, tag, lm_dir / "tasks" / variant, out,
-                      args.batch_size, logs / f"lm-eval-{variant}.log")
+                      args.batch_size, logs / f"lm-eval-{variant}.log", args.device, args.dtype)
     from transformers import AutoTokenizer
 
     cmp = compare(variant, cp_rows, lm_eval_side.read_samples(out, tag), AutoTokenizer.from_pretrained(model))
@@ -227,11 +231,16 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def environment(venv_versions: dict, compass_rev: str) -> dict:
+def environment(venv_versions: dict, compass_rev: str, device: str) -> dict:
     import compass
+    import torch
+
+    machine = f"{os.cpu_count()}-core CPU, no GPU"
+    if device.startswith("cuda"):
+        machine = f"{torch.cuda.get_device_name(0)}, {os.cpu_count()} CPU cores"
 
     return {"date": subprocess.run(["date", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip(),
-            "machine": "2-core CPU, no GPU", "python": platform.python_version(),
+            "machine": machine, "python": platform.python_version(),
             "compass": compass.__version__, "commit": compass_rev, "compass_src": str(Path(compass.__file__).parent),
             "torch": md.version("torch"), "transformers": md.version("transformers"),
             "lm_eval_venv": venv_versions}
@@ -246,7 +255,7 @@ def write_docs(path: Path, report: dict, label: str) -> None:
         f"transformers {env['transformers']}; lm-eval {lv['lm_eval']} in its own venv (torch {lv['torch']}, "
         f"transformers {lv['transformers']}). Command: `{report['command']}`.", "",
         f"Fixture: random Llama (hidden {size['hidden']}, {size['layers']} layers, vocab {size['vocab']}, "
-        f"{report['model_params_m']:.1f}M parameters, fp32), {size['subjects']} MMLU-format subjects × "
+        f"{report['model_params_m']:.1f}M parameters, {report.get('dtype', 'float32')} on {report.get('device', 'cpu')}), {size['subjects']} MMLU-format subjects × "
         f"{size['mmlu_test']} test questions (5-shot), {size['gsm8k_test']} GSM8K-format problems (4-shot, "
         f"max {compass_side.GSM8K_MAX_OUT} new tokens); batch size {report['batch_size']} for both tools; "
         f"fixture hash {report['fixture_sha256']}. Fastest of {report['repeat']} run(s) per tool, "
@@ -292,10 +301,11 @@ def main(argv=None) -> int:
     n_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).parameters())
     results = [run_variant(v, args, model, data) for v in args.only]
     report = {"command": shlex.join(["python", "bench/vs_lm_eval.py", *(sys.argv[1:] if argv is None else argv)]),
-              "environment": environment(venv_versions, compass_rev), "fixture": args.size, "model": str(model),
+              "environment": environment(venv_versions, compass_rev, args.device), "fixture": args.size, "model": str(model),
               "fixture_sha256": fixture_hash,
               "model_config": {k: params.get(k) for k in ("hidden_size", "num_hidden_layers", "vocab_size")},
               "model_params_m": n_params / 1e6, "batch_size": args.batch_size, "repeat": args.repeat,
+              "device": args.device, "dtype": args.dtype,
               "nice": args.nice, "results": results,
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     out = args.work_dir / "results.json"
