@@ -79,18 +79,20 @@ def read_synthetic(spec: SourceSpec, report: StageReport) -> list[Doc]:
     from compass.datasets import synthetic as syn  # reference_model may import compass, never the reverse
 
     o = {"mmlu_per_subject": 300, "mc_shuffles": 1, "gsm8k": 2000, "facts_repeats": 3, "items_per_doc": 4,
-         "seed": 0, **spec.options}
+         "mmlu_items_per_doc": 0, "mmlu_subject_items": {}, "seed": 0, **spec.options}
+    # MC blocks per document (0: items_per_doc). Header + 6 blocks is the layout of a 5-shot MMLU prompt.
+    mc_per_doc = o["mmlu_items_per_doc"] or o["items_per_doc"]
     rng = random.Random(o["seed"])
     docs: list[Doc] = []
     for subject in syn.MMLU_SUBJECTS:
         items = _up_to(lambda n: syn.mmlu_items(subject, "train", n, seed=o["seed"]),
-                       o["mmlu_per_subject"], report, subject)
+                       o["mmlu_subject_items"].get(subject, o["mmlu_per_subject"]), report, subject)
         title = subject.replace("_", " ")
         blocks_all = [b for it in items for b in _mc_variants(it, o["mc_shuffles"], rng)]
         if o["mc_shuffles"] > 1:  # spread an item's variants over different documents
             rng.shuffle(blocks_all)
-        for i in range(0, len(blocks_all), o["items_per_doc"]):
-            blocks = blocks_all[i:i + o["items_per_doc"]]
+        for i in range(0, len(blocks_all), mc_per_doc):
+            blocks = blocks_all[i:i + mc_per_doc]
             head = f"The following are multiple choice questions (with answers) about {title}.\n\n"
             docs.append(_doc(spec, f"mmlu/{subject}/{i}", head + "\n\n".join(blocks), "en",
                              kind="mmlu", subject=subject))
