@@ -29,3 +29,8 @@ def worker_main(run: Callable[[str], None]) -> None:
         print(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
               file=sys.stderr, flush=True)
         sys.exit(1)
+    # Everything the task wrote is closed and fsync'ed by now. Skip interpreter teardown: with torch
+    # and a transformers model loaded it takes about 1.2 s (0.06 s this way), paid by every task.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
