@@ -198,6 +198,8 @@ class EvaluatorCfg:
     type: Any
     k: list[int] | None = None  # pass@k values, for evaluators that sample several answers
     timeout_s: float | None = None  # per-program limit, for evaluators that run code
+    workers: int | None = None  # code_exec: programs run at once; None: sized from the machine
+    memory_mb: int | None = None  # code_exec: memory of one program, all its processes together; None: default
     # judge_single, judge_pairwise: the judge model (any backend). Read as a dict and checked in
     # validate_judge, so an error inside it names its key (a union with a dataclass would not).
     judge: dict | ModelConfig | None = None
