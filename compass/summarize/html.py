@@ -1,5 +1,5 @@
 """The self-contained HTML report: leaderboard, CI plots, breakdowns (needle grids as heatmaps),
-per-sample drill-down, metadata.
+per-sample drill-down, two models side by side, metadata.
 
 One file, no network: CSS, JS and SVG plots are inline. Model outputs and prompts are untrusted:
 the template autoescapes everything, and the per-sample data travels as JSON inside a
@@ -13,36 +13,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from compass.store import read_json, recover_jsonl
-from compass.summarize import plots
+from compass import records
+from compass.records import Result
+from compass.store import read_json
+from compass.summarize import drilldown, plots
 from compass.summarize.tables import Cell, Column, Table
-
-MAX_SAMPLES = 2000  # per model and dataset in the drill-down; the jsonl files hold them all
-MAX_TEXT = 6000  # characters of a prompt or prediction shown
-
-
-def _clip(text) -> str:
-    text = "" if text is None else str(text)
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f" … [{len(text) - MAX_TEXT} more characters]"
-
-
-def _samples(columns: list[Column], datasets: list[str]) -> dict[str, dict]:
-    out = {}
-    for column in columns:
-        model = column.name
-        for ds in datasets:
-            rows = recover_jsonl(column.run.predictions(column.model, ds))
-            if not rows:
-                continue
-            # Failures first, so a truncated drill-down still shows what went wrong.
-            rows.sort(key=lambda r: bool(r.get("correct")))
-            out[f"{model} / {ds}"] = {
-                "total": len(rows),
-                "rows": [{"id": str(r.get("id")), "prompt": _clip(r.get("prompt")),
-                          "prediction": _clip(r.get("prediction")), "extracted": _clip(r.get("extracted")),
-                          "gold": _clip(r.get("gold")), "correct": r.get("correct")} for r in rows[:MAX_SAMPLES]],
-            }
-    return out
 
 
 def _safe_json(data) -> str:
@@ -60,14 +35,13 @@ def _breakdowns(columns: list[Column], datasets: list[str]) -> list[dict]:
             path = column.run.result(column.model, ds)
             if not path.exists():
                 continue
-            result = read_json(path)
-            if "grid" in result:  # a needle grid's cells get a heatmap (_needle_grids), not bars
+            result = records.read_record(path, Result)
+            if result.grids:  # a needle grid's cells get a heatmap (_needle_grids), not bars
                 continue
-            primary = result.get("primary", "accuracy")
-            for group, b in result.get("breakdown", {}).items():
+            for group, b in result.breakdown.items():
                 if group not in groups:
                     groups.append(group)
-                cells[(group, model)] = Cell(b[primary], b["ci95"][0], b["ci95"][1], b["n"])
+                cells[(group, model)] = Cell(b.value, b.ci95[0], b.ci95[1], b.n)
         if groups:
             out.append({"dataset": ds, "groups": groups, "cells": cells,
                         "svg": plots.scores_with_ci(groups, models, cells)})
@@ -82,8 +56,8 @@ def _needle_grids(columns: list[Column], datasets: list[str]) -> list[dict]:
         for column in columns:
             path = column.run.result(column.model, ds)
             if path.exists():
-                grid = read_json(path).get("grid")
-                if grid and grid.get("lengths") and grid.get("depths"):
+                grid = records.read_record(path, Result).grids.get("needle")
+                if grid and grid.lengths and grid.depths:
                     grids[column.name] = grid
         if grids:
             out.append({"dataset": ds, "svg": plots.needle_heatmap(grids)})
@@ -99,51 +73,59 @@ def _all_metrics(columns: list[Column], datasets: list[str]) -> list[dict]:
             path = column.run.result(column.model, ds)
             if not path.exists():
                 continue
-            result = read_json(path)
-            metrics = result.get("metrics", {})
+            result = records.read_record(path, Result)
+            metrics = result.metrics
             if len(metrics) < 2:
                 continue
             for name, value in metrics.items():
-                ci = result.get("ci95", {}).get(name)
-                is_rate = isinstance(value, (int, float)) and 0.0 <= value <= 1.0 and ci is not None
+                ci = result.ci95.get(name)
+                is_rate = ci is not None and 0.0 <= value <= 1.0 and name != "unparseable"
                 out.append({"model": column.name, "dataset": ds, "metric": name,
-                            "value": f"{100 * value:.2f}" if is_rate else str(value),
-                            "ci": f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if is_rate else ""})
+                            "value": f"{100 * value:.2f}" if is_rate else f"{value:g}",
+                            "ci": f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci is not None and is_rate else ""})
     return out
 
 
 def _metadata(columns: list[Column], datasets: list[str]) -> dict:
+    runs = list(dict.fromkeys(c.run for c in columns))
     history = []
-    for run in dict.fromkeys(c.run for c in columns):
+    for run in runs:
         info_path = run.root / "configs" / "run_info.json"
-        history += read_json(info_path) if info_path.exists() else []
+        # A merged report says which run each invocation belongs to; a single run's report names
+        # no directory, so a copy of the run regenerates the same bytes.
+        label = f"{run.root.parent.name}/{run.root.name}" if len(runs) > 1 else ""
+        history += [{**h, "run": label} for h in (read_json(info_path) if info_path.exists() else [])]
     results = []
     for column in columns:
         for ds in datasets:
             path = column.run.result(column.model, ds)
             if path.exists():
-                r = read_json(path)
-                results.append({"model": column.name, "dataset": ds, "config_hash": r.get("config_hash"),
-                                "model_path": r.get("model_path"), "dataset_path": r.get("dataset_path"),
-                                "n": r.get("n")})
-    return {"history": history, "results": results}
+                r = records.read_record(path, Result)
+                results.append({"model": column.name, "dataset": ds, "config_hash": r.config_hash,
+                                "model_path": r.model_path, "dataset_path": r.dataset_path, "n": r.n})
+    return {"history": history, "results": results, "merged": len(runs) > 1}
 
 
 def render(title: str, table: Table, datasets: list[str]) -> str:
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    """The report of ``table``'s columns. ``title`` names the run, or each run of a merged report
+    (the heading adds the start time only for a single run)."""
+    templates = Path(__file__).parent / "templates"
+    env = Environment(loader=FileSystemLoader(templates),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     names = [name for name, _, _ in table.rows]
     cells = {(name, m): row[m] for name, _, row in table.rows for m in table.models}
     meta = _metadata(table.columns, datasets)
     # Times come from the run's own record, so regenerating the report elsewhere gives the same bytes.
-    started = meta["history"][0]["started"] if meta["history"] else "unknown time"
+    if not meta["merged"]:
+        title += f", run started {meta['history'][0]['started'] if meta['history'] else 'unknown time'}"
     return env.get_template("report.html.j2").render(
-        title=f"{title}, run started {started}",
+        title=title,
         table=table,
         scores_svg=plots.scores_with_ci(names, table.models, cells) if names else "",
         breakdowns=_breakdowns(table.columns, datasets),
         needle_grids=_needle_grids(table.columns, datasets),
         all_metrics=_all_metrics(table.columns, datasets),
-        samples_json=_safe_json(_samples(table.columns, datasets)),
+        samples_json=_safe_json(drilldown.samples(table.columns, datasets)),
         meta=meta,
+        script=(templates / "report.js").read_text(encoding="utf-8"),  # ours: trusted, inlined as is
     )
