@@ -1,7 +1,7 @@
-"""Tests for `compass gate` (compass/summarize/gate.py, compass/summarize/paired_stats.py).
+"""Tests for `compass gate` (compass/gate/) and its statistics (compass/stats/paired.py).
 
-Synthetic run directories follow the on-disk contract:
-outputs/<config>/<timestamp>/predictions/<model>/<dataset>.jsonl.
+Synthetic run directories follow the on-disk contract: per-sample outcomes in
+<run>/scored/<model>/<dataset>.jsonl, written with compass.records as evaluation writes them.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import stats  # type: ignore[import-untyped]
 
-from compass.summarize import gate as G
-from compass.summarize import paired_stats as ps
+from compass import records
+from compass.gate.analyse import compare
+from compass.gate.cli import main
+from compass.stats import paired as ps
+from compass.store import RunDir
 
 ALPHA = 0.05
 
@@ -24,22 +27,22 @@ ALPHA = 0.05
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
-def write_dataset(run: Path, model: str, dataset: str, rows: list[dict]) -> Path:
-    folder = run / "predictions" / model
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{dataset}.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+def write_dataset(run: Path, model: str, dataset: str, rows: list[records.Scored]) -> Path:
+    path = RunDir(run).scored(model, dataset)
+    records.write_lines(path, rows)
     return path
 
 
-def binary_rows(correct: np.ndarray, groups: list[str] | None = None, prefix: str = "q") -> list[dict]:
-    rows = []
-    for i, ok in enumerate(correct):
-        row = {"id": f"{prefix}{i}", "prompt": "p", "prediction": "x", "gold": "y", "correct": bool(ok)}
-        if groups is not None:
-            row["group"] = groups[i]
-        rows.append(row)
-    return rows
+def binary_rows(correct: np.ndarray, clusters: list[str] | None = None, prefix: str = "q",
+                groups: list[str] | None = None) -> list[records.Scored]:
+    return [records.Scored(id=f"{prefix}{i}", evaluator="accuracy", extracted="x", correct=bool(ok),
+                           cluster=None if clusters is None else clusters[i],
+                           group=None if groups is None else groups[i])
+            for i, ok in enumerate(correct)]
+
+
+def score_rows(scores: np.ndarray) -> list[records.Scored]:
+    return [records.Scored(id=str(i), evaluator="bleu", extracted="x", score=float(s)) for i, s in enumerate(scores)]
 
 
 def same_model_pair(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +52,8 @@ def same_model_pair(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.nd
     return rng.random(n) < p, rng.random(n) < p
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = G.main([str(a) for a in args])
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -107,11 +110,11 @@ def test_tolerance_is_a_margin(tmp_path):
     write_dataset(tmp_path / "b", "m", "d", binary_rows(base))
     write_dataset(tmp_path / "small_drop", "m", "d", binary_rows(candidate(100, 50)))
     write_dataset(tmp_path / "big_drop", "m", "d", binary_rows(candidate(300, 50)))
-    within = G.gate(tmp_path / "b", tmp_path / "small_drop", max_drop=1.0)
+    within = compare(tmp_path / "b", tmp_path / "small_drop", max_drop=1.0)
     assert within.datasets[0].verdict == "pass" and within.exit_code == 0
-    no_tolerance = G.gate(tmp_path / "b", tmp_path / "small_drop", max_drop=0.0)
+    no_tolerance = compare(tmp_path / "b", tmp_path / "small_drop", max_drop=0.0)
     assert no_tolerance.datasets[0].verdict == "regression"
-    beyond = G.gate(tmp_path / "b", tmp_path / "big_drop", max_drop=1.0)
+    beyond = compare(tmp_path / "b", tmp_path / "big_drop", max_drop=1.0)
     assert beyond.datasets[0].verdict == "regression" and beyond.exit_code == 1
 
 
@@ -219,15 +222,59 @@ def test_malformed_line_names_file_and_line(tmp_path, capsys):
     lines[2] = lines[2][:-7]  # a half-written line
     path.write_text("\n".join(lines) + "\n")
     code, _, err = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
-    assert code == 2 and f"{path}:3" in err and "malformed" in err and err.count("\n") == 1
+    assert code == 2 and f"{path}:3" in err and "not valid JSON" in err and err.count("\n") == 1
 
 
-def test_missing_outcome_says_evaluation_has_not_run(tmp_path, capsys):
+def test_bad_outcomes_exit_2(tmp_path, capsys):
+    """A row without an outcome, a score outside [0, 1], mixed outcomes, duplicate ids, another evaluator."""
     write_dataset(tmp_path / "a", "m", "arc", binary_rows(np.ones(5, bool)))
-    rows = [{k: v for k, v in r.items() if k != "correct"} for r in binary_rows(np.ones(5, bool))]
-    path = write_dataset(tmp_path / "b", "m", "arc", rows)
+    path = RunDir(tmp_path / "b").scored("m", "arc")
+    row = records.encode(binary_rows(np.ones(1, bool))[0])
+    for change, expected in (({"correct": None}, "exactly one of 'correct' and 'score'"),
+                             ({"correct": None, "score": 1.5}, "must be in [0, 1]"),
+                             ({"correct": None, "score": float("nan")}, "must be in [0, 1]")):
+        bad = {k: v for k, v in {**row, **change}.items() if v is not None}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(bad) + "\n")
+        code, _, err = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
+        assert code == 2 and f"{path}:1" in err and expected in err and err.count("\n") == 1, err
+    cases = ((binary_rows(np.ones(4, bool)) + score_rows(np.ones(1)), "mixes 'correct' and 'score'"),
+             (binary_rows(np.ones(5, bool)) + binary_rows(np.ones(1, bool)), "duplicate id 'q0'"),
+             ([records.Scored(id=f"q{i}", evaluator="numeric_match", extracted="1", correct=True) for i in range(5)],
+              "scored by 'accuracy' and candidate by 'numeric_match'"))
+    for rows, expected in cases:
+        write_dataset(tmp_path / "b", "m", "arc", rows)
+        code, _, err = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
+        assert code == 2 and expected in err and err.count("\n") == 1, err
+
+
+def test_unscored_dataset_says_evaluation_has_not_run(tmp_path, capsys):
+    """Predictions without scored outcomes are an error, never a dataset silently left out."""
+    write_dataset(tmp_path / "a", "m", "arc", binary_rows(np.ones(5, bool)))
+    write_dataset(tmp_path / "a", "m", "gsm8k", binary_rows(np.ones(5, bool)))
+    meta = records.PredictionMeta(infer_hash="h", n=5, ids_sha256="x")
+    for dataset in ("arc", "gsm8k"):
+        records.write_record(RunDir(tmp_path / "b").prediction_meta("m", dataset), meta)
     code, _, err = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
-    assert code == 2 and f"{path}:1" in err and "evaluation hasn't run" in err
+    assert code == 2 and "no scored/ directory: evaluation hasn't run" in err and err.count("\n") == 1
+    write_dataset(tmp_path / "b", "m", "arc", binary_rows(np.ones(5, bool)))  # gsm8k: inferred, not scored
+    code, _, err = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
+    assert code == 2 and "'gsm8k' of model 'm' has predictions but no scored file" in err, err
+
+
+def test_stale_result_is_refused(tmp_path, capsys):
+    """A scored file that does not count the samples its result file counts is not compared."""
+    write_dataset(tmp_path / "a", "m", "arc", binary_rows(np.ones(5, bool)))
+    path = write_dataset(tmp_path / "b", "m", "arc", binary_rows(np.ones(5, bool)))
+    result = records.Result(model="m", dataset="arc", n=6, primary="accuracy", metrics={"accuracy": 1.0},
+                            ci95={"accuracy": [0.5, 1.0]}, evaluator="accuracy", config_hash="c", infer_hash="i",
+                            compass_version="0", model_path="p", dataset_path="d")
+    records.write_record(RunDir(tmp_path / "b").result("m", "arc"), result)
+    code, _, err = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
+    assert code == 2 and f"{path}: holds 5 samples" in err and "n = 6" in err
+    records.write_record(RunDir(tmp_path / "b").result("m", "arc"), records.Result(**{**result.__dict__, "n": 5}))
+    code, _, err = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
+    assert code == 0, err
 
 
 def test_missing_directory_and_bad_args(tmp_path, capsys):
@@ -249,15 +296,23 @@ def test_model_selection(tmp_path, capsys):
     code, _, err = run_cli(capsys, "--baseline", run, "--candidate", run)
     assert code == 2 and "llama" in err and "qwen" in err and "--model" in err
     code, _, err = run_cli(capsys, "--baseline", run, "--candidate", run, "--model", "gpt")
-    assert code == 2 and "no model 'gpt'" in err
-    report = G.gate(run, run, model="llama")
+    assert code == 2 and "no model 'gpt'" in err and "models: llama, qwen" in err
+    report = compare(run, run, model="llama")
     assert report.datasets[0].delta == 0 and report.verdict == "pass"
-    report = G.gate(run, run, baseline_model="llama", candidate_model="qwen")
+    report = compare(run, run, baseline_model="llama", candidate_model="qwen")
     assert (report.baseline.model, report.candidate.model) == ("llama", "qwen")
-    # A predictions/<model> directory works too, and datasets in one run only are listed.
+    # A scored/, predictions/ or results/ directory, with or without the model, works too, and
+    # datasets in one run only are listed.
     write_dataset(run, "qwen", "extra", binary_rows(b[:10]))
-    report = G.gate(run / "predictions" / "llama", run / "predictions" / "qwen")
-    assert [r.dataset for r in report.datasets] == ["arc"] and report.only_in_candidate == ["extra"]
+    for kind in ("scored", "predictions", "results"):
+        for model in ("llama", "qwen"):
+            (run / kind / model).mkdir(parents=True, exist_ok=True)
+        report = compare(run / kind / "llama", run / kind / "qwen")
+        assert [r.dataset for r in report.datasets] == ["arc"] and report.only_in_candidate == ["extra"]
+        assert (report.baseline.model, report.candidate.model) == ("llama", "qwen")
+        assert compare(run / kind, run / kind, model="qwen").datasets[0].delta == 0
+    code, _, err = run_cli(capsys, "--baseline", run / "scored" / "llama", "--candidate", run, "--model", "qwen")
+    assert code == 2 and "holds model 'llama', not 'qwen'" in err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,13 +325,13 @@ def test_small_n_is_inconclusive_and_strict_fails(tmp_path, capsys):
     write_dataset(tmp_path / "b", "m", "tiny", binary_rows(b))
     code, out, _ = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
     assert code == 0 and "inconclusive" in out
-    report = G.gate(tmp_path / "a", tmp_path / "b")
+    report = compare(tmp_path / "a", tmp_path / "b")
     assert report.datasets[0].verdict == "inconclusive" and report.datasets[0].mdd > 0.05
     code, _, _ = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b", "--strict")
     assert code == 1
     # Identical tiny runs: nothing changed, but 10 samples cannot detect a 1 pt drop either.
     write_dataset(tmp_path / "c", "m", "tiny", binary_rows(a[:10]))
-    assert G.gate(tmp_path / "c", tmp_path / "c").datasets[0].verdict == "inconclusive"
+    assert compare(tmp_path / "c", tmp_path / "c").datasets[0].verdict == "inconclusive"
 
 
 def test_holm_hand_example():
@@ -302,7 +357,7 @@ def test_exact_mcnemar_through_gate(tmp_path):
     cand = np.array([False] * 9 + [True] * 2 + [True] * 20 + [False] * 9)
     write_dataset(tmp_path / "a", "m", "d", binary_rows(base))
     write_dataset(tmp_path / "b", "m", "d", binary_rows(cand))
-    result = G.gate(tmp_path / "a", tmp_path / "b", max_drop=0.0).datasets[0]
+    result = compare(tmp_path / "a", tmp_path / "b", max_drop=0.0).datasets[0]
     assert (result.losses, result.wins) == (9, 2)
     assert result.p_value == pytest.approx(67 / 2048, rel=1e-12)
 
@@ -314,28 +369,37 @@ def test_margin_p_value_is_monotone_and_exceeds_the_no_margin_one():
     assert p0 < p1 < p2 <= 1.0
 
 
-def test_cluster_bootstrap_wider_when_groups_correlated(tmp_path):
-    """Candidate gains on some subjects and loses on others: samples within a group move
-    together, so a bootstrap over samples understates the uncertainty."""
+def test_cluster_bootstrap_wider_when_clusters_correlated(tmp_path):
+    """Candidate gains on some passages and loses on others: samples within a declared cluster
+    move together, so a bootstrap over samples understates the uncertainty. The same labels given
+    as `group` (a stratum) leave the samples independent."""
     rng = np.random.default_rng(9)
-    groups, per = 40, 25
-    shift = np.repeat(rng.normal(0, 0.2, groups), per)
-    p = np.repeat(rng.uniform(0.3, 0.8, groups), per)
-    base = rng.random(groups * per) < p
-    cand = rng.random(groups * per) < np.clip(p + shift, 0, 1)
-    labels = [f"subject{g}" for g in np.repeat(np.arange(groups), per)]
-    write_dataset(tmp_path / "a", "m", "grouped", binary_rows(base, labels))
-    write_dataset(tmp_path / "b", "m", "grouped", binary_rows(cand, labels))
+    clusters, per = 40, 25
+    shift = np.repeat(rng.normal(0, 0.2, clusters), per)
+    p = np.repeat(rng.uniform(0.3, 0.8, clusters), per)
+    base = rng.random(clusters * per) < p
+    cand = rng.random(clusters * per) < np.clip(p + shift, 0, 1)
+    labels = [f"passage{g}" for g in np.repeat(np.arange(clusters), per)]
+    write_dataset(tmp_path / "a", "m", "clustered", binary_rows(base, labels))
+    write_dataset(tmp_path / "b", "m", "clustered", binary_rows(cand, labels))
     write_dataset(tmp_path / "a", "m", "flat", binary_rows(base))
     write_dataset(tmp_path / "b", "m", "flat", binary_rows(cand))
-    report = {r.dataset: r for r in G.gate(tmp_path / "a", tmp_path / "b").datasets}
-    grouped, flat = report["grouped"], report["flat"]
-    assert grouped.n_clusters == groups and flat.n_clusters is None
-    assert grouped.delta == pytest.approx(flat.delta)
-    width = lambda r: r.ci95[1] - r.ci95[0]  # noqa: E731
-    print(f"CI width: clustered {100 * width(grouped):.2f} pt vs iid {100 * width(flat):.2f} pt")
-    assert width(grouped) > 1.5 * width(flat)
-    assert grouped.mdd > flat.mdd  # the clustered test is honest about its power too
+    write_dataset(tmp_path / "a", "m", "strata", binary_rows(base, groups=labels))
+    write_dataset(tmp_path / "b", "m", "strata", binary_rows(cand, groups=labels))
+    report = {r.dataset: r for r in compare(tmp_path / "a", tmp_path / "b").datasets}
+    clustered, flat, strata = report["clustered"], report["flat"], report["strata"]
+    assert clustered.n_clusters == clusters and clustered.unit == "cluster" and clustered.fallback is None
+    assert flat.n_clusters is None and flat.unit == "sample"
+    assert clustered.delta == pytest.approx(flat.delta)
+    def width(r):
+        return r.ci95[1] - r.ci95[0]
+
+    print(f"CI width: clustered {100 * width(clustered):.2f} pt vs iid {100 * width(flat):.2f} pt")
+    assert width(clustered) > 1.5 * width(flat)
+    assert clustered.mdd > flat.mdd  # the clustered test is honest about its power too
+    # (the bootstrap is seeded per dataset name, so only the interval's draws differ)
+    assert (strata.n_clusters, strata.test, strata.p_value, strata.mdd) == (None, flat.test, flat.p_value, flat.mdd)
+    assert width(strata) == pytest.approx(width(flat), rel=0.15)
 
 
 def test_cluster_bootstrap_matches_iid_without_correlation():
@@ -353,8 +417,8 @@ def test_cluster_bootstrap_matches_iid_without_correlation():
 def test_report_files_parse(planted, tmp_path, capsys):
     base, cand, _ = planted
     scores = np.random.default_rng(0).random(200)
-    write_dataset(base, "m", "bleu", [{"id": str(i), "score": float(s)} for i, s in enumerate(scores)])
-    write_dataset(cand, "m", "bleu", [{"id": str(i), "score": float(s)} for i, s in enumerate(scores)])
+    write_dataset(base, "m", "bleu", score_rows(scores))
+    write_dataset(cand, "m", "bleu", score_rows(scores))
     out_json, out_md, out_xml = tmp_path / "o" / "r.json", tmp_path / "o" / "r.md", tmp_path / "o" / "r.xml"
     code, _, _ = run_cli(capsys, "--baseline", base, "--candidate", cand,
                          "--json", out_json, "--markdown", out_md, "--junit", out_xml)
@@ -384,5 +448,5 @@ def test_deterministic_output(planted, tmp_path, capsys):
 
 
 def test_help_exits_0(capsys):
-    assert G.main(["--help"]) == 0
+    assert main(["--help"]) == 0
     assert "--max-drop" in capsys.readouterr().out

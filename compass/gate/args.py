@@ -1,18 +1,19 @@
-"""The arguments of `compass gate` (kept apart from the statistics so parsing stays cheap)."""
+"""The arguments of `compass gate`, apart from the statistics so that building the parser stays cheap
+(no numpy or scipy at `compass --help`)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+_RUN_HELP = "{} run directory (or its scored/, predictions/ or results/ directory, or one model's directory in it)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--baseline", required=True, type=Path, metavar="RUN",
-                        help="baseline run directory, or its predictions/<model> directory")
-    parser.add_argument("--candidate", required=True, type=Path, metavar="RUN",
-                        help="candidate run directory, or its predictions/<model> directory")
-    parser.add_argument("--model", help="model to compare when a run holds several")
-    parser.add_argument("--baseline-model", help="model of the baseline run (overrides --model)")
-    parser.add_argument("--candidate-model", help="model of the candidate run (overrides --model)")
+    parser.add_argument("--baseline", required=True, type=Path, metavar="RUN", help=_RUN_HELP.format("baseline"))
+    parser.add_argument("--candidate", required=True, type=Path, metavar="RUN", help=_RUN_HELP.format("candidate"))
+    parser.add_argument("--model", help="model abbr to compare when a run holds several")
+    parser.add_argument("--baseline-model", help="model abbr of the baseline run (overrides --model)")
+    parser.add_argument("--candidate-model", help="model abbr of the candidate run (overrides --model)")
     parser.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
                         help="tolerated drop in percentage points (default 1.0)")
     parser.add_argument("--alpha", type=float, default=0.05,
@@ -24,4 +25,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for bootstrap and permutations (default 0)")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the CI (default 2000)")
     parser.add_argument("--n-perm", type=int, default=10_000,
-                        help="random sign flips for continuous/clustered tests (default 10000)")
+                        help="random sign flips for graded or clustered tests (default 10000)")

@@ -18,7 +18,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special, stats  # type: ignore[import-untyped]
 
 # Berger & Boos (1994): with a tolerance m > 0 the McNemar p-value is maximised over a
 # (1 - gamma) confidence interval for the nuisance discordance rate and pays gamma for it.
@@ -95,7 +95,7 @@ def mcnemar_regression_p(
         return np.minimum(stats.binom.sf(b_arr - 1, b_arr + c_arr, 0.5), 1.0)
     out = np.empty(b_arr.shape)
     for i in np.ndindex(b_arr.shape):
-        out[i] = _unconditional_p(b_arr[i], c_arr[i], n_arr[i], margin, gamma, upper=True)
+        out[i] = _unconditional_p(float(b_arr[i]), float(c_arr[i]), float(n_arr[i]), margin, gamma, upper=True)
     return out
 
 
@@ -116,7 +116,7 @@ def mcnemar_noninferiority_p(
         return np.minimum(stats.binom.cdf(b_arr, b_arr + c_arr, 0.5), 1.0)
     out = np.empty(b_arr.shape)
     for i in np.ndindex(b_arr.shape):
-        out[i] = _unconditional_p(b_arr[i], c_arr[i], n_arr[i], margin, gamma, upper=False)
+        out[i] = _unconditional_p(float(b_arr[i]), float(c_arr[i]), float(n_arr[i]), margin, gamma, upper=False)
     return out
 
 
