@@ -1,27 +1,26 @@
-"""Functional correctness (HumanEval): every completion runs against its task's tests in the sandbox.
+"""Functional correctness (HumanEval) for prediction rows: the adapter around
+``compass.evaluators.code.check_completions``.
 
-A completion's program is the task's prompt, the completion, the test code, ``check(entry_point)``
-and a line printing a token that is random per evaluation. It passes iff the sandbox says
-``passed`` (exit 0, within the limits) *and* the token is in its stdout, so a completion that
-exits early with status 0 (``exit(0)`` at top level, ``sys.exit()`` inside the function) fails.
-Each row gets ``passed`` (one bool per completion), ``exec`` (the sandbox status and reason per
+Each completion runs with its prompt in one sandboxed process; the task's test runs in another and
+calls the completion's function through a channel that carries plain data only, so the verdict is
+the test's own (``check`` returned) and no object, exit or output of the completion can forge it.
+Each row gets ``passed`` (one bool per completion), ``exec`` (the status and reason per
 completion) and ``correct`` (one completion per task) or ``score`` = c/n (n completions); the
 metrics are unbiased pass@k with bootstrap 95% intervals over tasks.
 """
 from __future__ import annotations
 
 import math
-import re
-import secrets
 
 from compass.config import EvalCfg
 from compass.errors import CompassError
-from compass.evaluators.sandbox import SandboxLimits, SandboxResult, run_many
-from compass.evaluators.stats import bootstrap_mean
+from compass.evaluators.code import CheckSettings, CodeTask, check_completions
+from compass.evaluators.code.check import DEFAULT_TIMEOUT_S
+from compass.evaluators.sandbox import SandboxUnavailable
+from compass.stats.intervals import bootstrap_mean
 
 DEFAULT_K = (1, 10)  # reported where every task has at least k completions
-DEFAULT_TIMEOUT_S = 10.0  # per program, wall clock; generous because the sandbox starts a fresh interpreter
-WORKERS = 2  # programs at once
+MIN_MEMORY_MB = 64
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -37,61 +36,49 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def build_program(gold: dict, completion: str, token: str) -> str:
-    """The program that checks one completion; ``token`` is printed only if ``check`` returns."""
-    prompt, entry = gold["prompt"], gold["entry_point"]
-    if re.search(rf"^(?:async\s+)?def\s+{re.escape(entry)}\s*\(", completion, re.MULTILINE):
-        # The model wrote the whole function (perhaps repeating the prompt): it replaces the
-        # prompt's, which stays for its imports and helpers (a docstring is a valid body).
-        code = prompt.rstrip() + "\n\n\n" + completion
-    else:
-        code = (prompt if prompt.endswith("\n") else prompt + "\n") + completion
-    # os.write, not print: a completion that rebinds print or sys.stdout cannot fake the token.
-    return f"{code}\n\n{gold['test']}\n\ncheck({entry})\n__import__('os').write(1, b'{token}\\n')\n"
-
-
-def _gold(row: dict) -> dict:
+def _task(row: dict) -> CodeTask:
     gold = row.get("gold")
     if not isinstance(gold, dict) or not {"prompt", "test", "entry_point"} <= set(gold):
         raise CompassError(f"sample {row.get('id')!r}: gold is not a HumanEval task (prompt, test, entry_point); "
                            f"code_exec needs a humaneval dataset")
-    return gold
+    return CodeTask(str(row.get("id")), gold["prompt"], gold["test"], gold["entry_point"])
 
 
-def _verdict(result: SandboxResult, token: str) -> tuple[bool, dict]:
-    status, reason = result.status, result.reason
-    if status == "passed" and token not in result.stdout:
-        status, reason = "failed", "exited 0 before the tests finished"
-    elif status == "failed":  # the exception is what a reader wants: "AssertionError", "NameError: ..."
-        last = next((ln.strip() for ln in reversed(result.stderr.splitlines()) if ln.strip()), "")
-        reason = f"{reason}: {last[:200]}" if last else reason
-    return status == "passed", {"status": status, "reason": reason}
+def settings_from(cfg: EvalCfg) -> CheckSettings:
+    ev = cfg.evaluator
+    timeout = DEFAULT_TIMEOUT_S if ev.timeout_s is None else ev.timeout_s
+    if not timeout > 0:
+        raise CompassError(f"eval_cfg.evaluator.timeout_s: must be > 0, got {timeout}")
+    if ev.workers is not None and ev.workers < 1:
+        raise CompassError(f"eval_cfg.evaluator.workers: must be >= 1, got {ev.workers}")
+    if ev.memory_mb is not None and ev.memory_mb < MIN_MEMORY_MB:
+        raise CompassError(f"eval_cfg.evaluator.memory_mb: must be >= {MIN_MEMORY_MB}, got {ev.memory_mb}")
+    return CheckSettings(timeout_s=float(timeout), workers=ev.workers, memory_mb=ev.memory_mb)
 
 
 def humaneval(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
     if not rows:
         return {}
-    timeout = cfg.evaluator.timeout_s or DEFAULT_TIMEOUT_S
-    if timeout <= 0:
-        raise CompassError(f"eval_cfg.evaluator.timeout_s: must be > 0, got {timeout}")
-    limits = SandboxLimits(timeout_s=timeout, cpu_s=max(1, math.ceil(timeout)))
-    token = secrets.token_hex(16)
-    completions = [r["extracted"] if isinstance(r["extracted"], list) else [r["extracted"]] for r in rows]
-    programs = [[build_program(_gold(r), str(c), token) for c in comps] for r, comps in zip(rows, completions)]
-    unique = list(dict.fromkeys(p for progs in programs for p in progs))  # identical completions run once
-    results = dict(zip(unique, run_many(unique, limits, workers=WORKERS)))
-    if all(r.status == "error" for r in results.values()):
-        raise CompassError(f"code_exec: the sandbox could not run any program ({results[unique[0]].reason})")
-    single = all(len(progs) == 1 for progs in programs)
-    for row, progs in zip(rows, programs):
-        verdicts = [_verdict(results[p], token) for p in progs]
-        row["passed"] = [ok for ok, _ in verdicts]
-        row["exec"] = [info for _, info in verdicts]
+    settings = settings_from(cfg)
+    tasks = [_task(r) for r in rows]
+    completions = [[str(c) for c in (r["extracted"] if isinstance(r["extracted"], list) else [r["extracted"]])]
+                   for r in rows]
+    try:
+        verdicts = check_completions(tasks, completions, settings)
+    except SandboxUnavailable as exc:
+        raise CompassError(f"code_exec: cannot run completions safely here ({exc})") from None
+    flat = [v for row in verdicts for v in row]
+    if flat and all(v.status == "error" for v in flat):
+        raise CompassError(f"code_exec: the sandbox could not check any completion ({flat[0].reason})")
+    single = all(len(c) == 1 for c in completions)
+    for row, row_verdicts in zip(rows, verdicts):
+        row["passed"] = [v.passed for v in row_verdicts]
+        row["exec"] = [{"status": v.status, "reason": v.reason} for v in row_verdicts]
         row.pop("score" if single else "correct", None)  # stale outcome of an earlier evaluation
         if single:
             row["correct"] = row["passed"][0]
         else:
-            row["score"] = sum(row["passed"]) / len(progs) if progs else 0.0
+            row["score"] = sum(row["passed"]) / len(row_verdicts) if row_verdicts else 0.0
     return _pass_at_k_metrics(rows, cfg)
 
 

@@ -1,0 +1,299 @@
+"""The supervisor of one worker sandbox: set up once, then for each job fork fresh, confined
+processes from this warm interpreter (no interpreter start-up per program), enforce the wall clock,
+kill everything the job left, clean its scratch directory and report exit statuses.
+
+It never reads a job's code, test, output or verdict: those travel on pipes between the evaluator
+and the job's processes, handed over as descriptors. So nothing of one job (a test, an expected
+value in a failure message) sits in this process's memory when it forks the next job's candidate.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import time
+
+from . import confine, landlock, seccomp, wire
+from .cgroup import JobCgroup
+
+DEVICE_RULES = (("/dev/null", landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE | landlock.IOCTL_DEV),
+                ("/dev/zero", landlock.READ_FILE), ("/dev/full", landlock.READ_FILE | landlock.WRITE_FILE),
+                ("/dev/random", landlock.READ_FILE), ("/dev/urandom", landlock.READ_FILE))
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+class Zygote:
+    def __init__(self, cfg: dict, ctrl: socket.socket, pid_namespace: bool):
+        self.cfg, self.ctrl, self.limits = cfg, ctrl, cfg["limits"]
+        self.pid_namespace = pid_namespace
+        cg = cfg.get("cgroup")
+        self.cgroup = JobCgroup(cg["fds"], cg["version"]) if cg else None
+        self.scratch = cfg["scratch"]
+        self.workdir = os.path.join(self.scratch, "job")
+        self.root = os.geteuid() == 0 and cfg.get("uid_range") is not None
+        contained = cfg["mode"] in ("namespaces", "bwrap")
+        signals = self.root or contained or cfg["landlock_abi"] >= 6
+        self.filters = None
+        if cfg["seccomp"]:
+            # Without a cgroup nothing bounds the total of several processes, or files on a RAM
+            # disk: then the budget is one process and no new files (except on the capped tmpfs).
+            budget = self.cgroup is not None
+            self.filters = {"candidate": seccomp.build(processes=budget, create_files=budget or contained,
+                                                       signals=signals),
+                            "tester": seccomp.build(processes=False, create_files=False, signals=False)}
+        self.rulesets = self._rulesets() if cfg["landlock_abi"] else None
+        self.devnull = os.open("/dev/null", os.O_RDWR)
+        self.job_pids: dict[str, int] = {}
+        self.wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the select below
+        signal.set_wakeup_fd(wake_w)
+        if not pid_namespace:  # orphans of a job are re-parented to us, not to the host's init
+            confine.prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+    def _rulesets(self) -> dict:
+        cfg, abi = self.cfg, self.cfg["landlock_abi"]
+        out = {}
+        for role in ("candidate", "tester"):
+            rules = landlock.Ruleset(abi)
+            for path in cfg["readable"]:
+                rules.allow_except(path, tuple(cfg["hidden"]), landlock.READ)
+            for path, access in DEVICE_RULES:
+                if os.path.exists(path):
+                    rules.allow(path, access)
+            if role == "candidate":
+                rules.allow(self.scratch, rules.all_fs)
+            out[role] = rules
+        return out
+
+    # ------------------------------------------------------------------ one job
+    def run(self, job: dict, fds: list[int]) -> dict:
+        start = time.monotonic()
+        check = job["kind"] == "check"
+        ids = self._pick_ids(2)
+        self._clear_scratch()
+        os.mkdir(self.workdir, 0o700)
+        if ids:
+            os.chown(self.workdir, *ids[0])
+        c_in, c_out, c_err = fds[:3]
+        pipes = []
+        if check:
+            to_tester, to_candidate = os.pipe(), os.pipe()
+            pipes = [*to_tester, *to_candidate]
+            c_layout = [self.devnull, c_out, c_err, to_candidate[0], to_tester[1], self.devnull]
+            t_in, t_verdict = fds[3:5]
+            t_layout = [self.devnull, self.devnull, self.devnull, to_tester[0], to_candidate[1], t_verdict]
+        else:
+            c_layout = [self.devnull, c_out, c_err, self.devnull, self.devnull, self.devnull]
+        self.job_pids = {"candidate": self._spawn("candidate", c_layout, c_in, ids[0] if ids else None)}
+        if check:
+            self.job_pids["tester"] = self._spawn("tester", t_layout, t_in, ids[1] if ids else None)
+        for fd in (*fds, *pipes):
+            os.close(fd)
+        oom_before = self.cgroup.oom_kills() if self.cgroup else 0
+        report = self._wait(start + self.limits["timeout_s"], "tester" if check else "candidate")
+        report["strays"] = len(self._members()) if not report["timeout"] and not check else 0
+        self._kill_job()
+        report["oom_kills"] = (self.cgroup.oom_kills() - oom_before) if self.cgroup else 0
+        self._clear_scratch()
+        report["duration_s"] = round(time.monotonic() - start, 4)
+        return report
+
+    def _pick_ids(self, n: int) -> list[tuple[int, int]] | None:
+        """Fresh throw-away uids/gids for the job's processes (root only): per-uid limits and
+        kill(-1) become per-process, and they cannot signal or read each other or the host."""
+        if not self.root:
+            return None
+        lo, hi = self.cfg["uid_range"]
+        picked: list[tuple[int, int]] = []
+        while len(picked) < n:
+            uid = lo + int.from_bytes(os.urandom(4), "big") % (hi - lo)
+            if all(uid != p[0] for p in picked):
+                picked.append((uid, uid))
+        return picked
+
+    def _spawn(self, role: str, layout: list[int], in_fd: int, ids: tuple[int, int] | None) -> int:
+        pid = os.fork()
+        if pid:
+            return pid
+        try:
+            self._become(role, layout, in_fd, ids)
+        except BaseException as exc:  # noqa: BLE001 - the setup failed: say so on stderr, die
+            try:
+                os.write(2, f"sandbox setup of the {role} failed: {exc!r}\n".encode())
+            finally:
+                os._exit(125)
+        os._exit(0)
+
+    def _become(self, role: str, layout: list[int], in_fd: int, ids: tuple[int, int] | None) -> None:
+        zygote, cfg, lim = os.getppid(), self.cfg, self.limits
+        confine.start_session()
+        if role == "candidate" and self.cgroup:
+            self.cgroup.join()
+        ruleset = self.rulesets[role].fd if self.rulesets else self.devnull
+        confine.arrange_fds([*layout, in_fd, ruleset])  # 0-5 as laid out, 6: input, 7: ruleset
+        message = wire.recv(6)
+        os.close(6)
+        os.chdir(self.workdir if role == "candidate" else "/")
+        tester = role == "tester"
+        confine.set_limits(cpu_s=lim["cpu_s"], memory_mb=lim["memory_mb"], file_mb=1 if tester else lim["max_file_mb"],
+                           open_files=lim["max_open_files"],
+                           procs=lim["max_procs"] if self.root and not tester else None)
+        confine.drop_privileges(ids)
+        confine.non_dumpable()
+        confine.prctl(1, signal.SIGKILL)  # parent-death signal: a uid change cleared it
+        if os.getppid() != zygote:
+            os._exit(1)
+        if self.rulesets:
+            landlock.restrict(7)
+        os.close(7)
+        if self.filters:
+            seccomp.install(self.filters[role])
+        if cfg["mode"] == "best_effort" and not tester:
+            from . import audit
+
+            audit.install(self.workdir, tuple(cfg["readable"]))
+        confine.reset_environment(self.workdir)
+        if tester:
+            from . import tester as tester_main
+
+            tester_main.main(*message[1:4])
+        elif message[0] == "check":
+            from . import candidate
+
+            candidate.main(*message[1:3])
+        else:
+            from . import program
+
+            program.main(message[1])
+
+    def _wait(self, deadline: float, last: str) -> dict:
+        """Until ``last`` exits, the deadline passes or the evaluator asks for a kill."""
+        status: dict[str, dict] = {}
+        by_pid = {pid: role for role, pid in self.job_pids.items()}
+        timeout = killed = False
+        while last not in status:
+            self._reap(by_pid, status)
+            if last in status:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timeout = True
+                break
+            ready = select.select([self.wake_r, self.ctrl.fileno()], [], [], left)[0]
+            if self.wake_r in ready:
+                os.read(self.wake_r, 4096)
+            if self.ctrl.fileno() in ready:
+                killed = True  # the evaluator's only mid-job message: kill (output over the cap)
+                self.ctrl.recv(4096)
+                break
+        self._reap(by_pid, status)
+        return {"timeout": timeout, "killed": killed, **status}
+
+    def _reap(self, by_pid: dict[int, str], status: dict) -> None:
+        while True:
+            try:
+                pid, code, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in by_pid:
+                status[by_pid[pid]] = {"exit": os.waitstatus_to_exitcode(code),
+                                       "cpu_s": round(usage.ru_utime + usage.ru_stime, 4)}
+
+    def _members(self) -> list[int]:
+        """Processes of the job still alive (the supervisor itself and the namespace's init aside)."""
+        if self.cgroup:
+            return self.cgroup.pids()
+        if self.pid_namespace and os.path.isdir("/proc/self"):
+            me = os.getpid()
+            return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (me, 1)]
+        return [pid for pid in self.job_pids.values() if _alive(pid)]
+
+    def _kill_job(self) -> None:
+        for pid in self.job_pids.values():
+            _kill(pid)
+        if self.cgroup:
+            self.cgroup.kill_all()
+        for _ in range(1000):  # no cgroup: forks were refused; a pid namespace: sweep it anyway
+            members = self._members()
+            if not members:
+                break
+            for pid in members:
+                _kill(pid)
+            self._reap({}, {})
+            time.sleep(0.001)
+        end = time.monotonic() + 2.0
+        while any(_alive(pid) for pid in self.job_pids.values()) and time.monotonic() < end:
+            self._reap({}, {})
+            time.sleep(0.0005)
+        self._reap({}, {})
+        self.job_pids = {}
+
+    def _clear_scratch(self) -> None:
+        clear_dir(self.scratch)
+        os.chdir("/")
+
+    # ------------------------------------------------------------------ the loop
+    def serve(self) -> None:
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.ctrl, 1 << 16, 8)
+            except OSError:
+                return
+            if not data:
+                return
+            if data == b"kill":  # a kill request that came after its job had ended
+                continue
+            job = json.loads(data)
+            if job.get("kind") == "stop":
+                return
+            report = self.run(job, fds)
+            self.ctrl.send(json.dumps({"id": job["id"], **report}).encode())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def clear_dir(path: str) -> None:
+    """Empty ``path`` of whatever a job wrote: iteratively (a tree may be deeper than any recursion
+    or descriptor limit), by name relative to the current directory (no length limit), never
+    following a symlink, restoring permissions the program took away. The job's processes are
+    dead, so nothing changes the tree meanwhile."""
+    os.chdir(path)
+    names: list[str] = []
+    while True:
+        try:
+            entries = list(os.scandir("."))
+        except PermissionError:
+            os.chmod(".", 0o700)
+            continue
+        sub = next((e.name for e in entries if e.is_dir(follow_symlinks=False)), None)
+        if sub is None:
+            for entry in entries:
+                os.unlink(entry.name)
+            if not names:
+                return
+            os.chdir("..")
+            os.rmdir(names.pop())
+            continue
+        try:
+            os.chdir(sub)
+        except PermissionError:
+            os.chmod(sub, 0o700)
+            os.chdir(sub)
+        names.append(sub)
