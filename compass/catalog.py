@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compass.config import _read_python_config
+from compass.config import read_python_config
 from compass.errors import CompassError
 
 
 def _abbrs(file: Path, suffix: str) -> list[str]:
     try:
-        raw = _read_python_config(file)
+        raw = read_python_config(file)
     except CompassError as exc:
         return [f"<error: {exc}>"]
     return [item.get("abbr", "?") for key, value in raw.items() if key.endswith(suffix) and isinstance(value, list)

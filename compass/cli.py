@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--retry", type=int, help="extra attempts for a failed task (default: infer.runner.retry)")
     run.add_argument("-m", "--mode", choices=["all", "infer", "eval", "summarize"], default="all",
                      help="run only up to / only this stage (default: all)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars or worker messages; print only "
+                     "the leaderboard and errors")
     run.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     lst = sub.add_parser("list", help="list the dataset and model configs shipped in this checkout")
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--out", help="directory for the summaries (default: the run's summary/)")
     report.add_argument("--debug", action="store_true", help="show full tracebacks")
 
-    from compass.summarize import gate_args
+    from compass.gate import args as gate_args
 
     gate_parser = sub.add_parser(
         "gate", help="compare a candidate run with a baseline, per sample; exit 1 on a real regression",
@@ -87,8 +90,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from compass.pipeline import RunOptions, run
 
-        run(args.config, RunOptions(resume=args.reuse, dry_run=args.dry_run, work_dir=args.work_dir,
-                                    max_workers=args.max_workers, retry=args.retry, mode=args.mode))
+        for flag, value, least in (("--max-workers", args.max_workers, 1), ("--retry", args.retry, 0)):
+            if value is not None and value < least:
+                raise CompassError(f"{flag}: must be >= {least}, got {value}")
+        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+        try:
+            result = run(args.config, RunOptions(resume=args.reuse, dry_run=args.dry_run, work_dir=args.work_dir,
+                                                 max_workers=args.max_workers, retry=args.retry, mode=args.mode,
+                                                 quiet=args.quiet))
+        except CompassError as exc:
+            partial = getattr(exc, "partial_leaderboard", None)
+            if partial:
+                print(partial)
+            raise
+        print(result.text)
         return 0
     if args.command == "list":
         from compass.catalog import list_configs
@@ -96,21 +111,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(list_configs(Path(args.root)))
         return 0
     if args.command == "gate":
-        from compass.summarize import gate
+        from compass.gate import cli as gate_cli
 
-        return gate.run(args)
+        return gate_cli.run(args)
     if args.command == "report":
-        from compass.pipeline import report
-
-        from compass.errors import CompassError
-        from compass.pipeline import FORMATS
+        from compass.pipeline import FORMATS, report
 
         formats = [f.strip() for f in args.format.split(",") if f.strip()]
         unknown = [f for f in formats if f not in FORMATS]
         if unknown or not formats:
             raise CompassError(f"--format: unknown format {unknown[0] if unknown else '(none)'!r}; "
                                f"choose from {', '.join(FORMATS)}")
-        report([Path(p) for p in args.run_dirs], formats, Path(args.out) if args.out else None)
+        print(report([Path(p) for p in args.run_dirs], formats, Path(args.out) if args.out else None))
         return 0
     raise AssertionError(args.command)
 

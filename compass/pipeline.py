@@ -1,25 +1,29 @@
 """The whole flow of ``compass run``: config → plan → run (infer → evaluate) → summarize.
 
-Each stage leaves plain files in the run directory (see ``compass.store``), so any stage can be
-re-run from what the earlier one wrote: ``-r`` resumes inference where it stopped, and a changed
-evaluator or summarizer re-scores without a model call.
+Each stage leaves plain files in the run directory (see ``compass.store`` and ``compass.records``),
+so any stage can be re-run from what the earlier one wrote: ``-r`` resumes inference where it
+stopped, and ``-m eval`` re-scores from the predictions alone, with no model and no dataset.
 """
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from compass import preflight, provenance
+from compass import preflight, provenance, resume
 from compass.config import Config, load_config
-from compass.errors import TaskFailed
+from compass.errors import CompassError, TaskFailed
 from compass.plan import Task, infer_hash, plan
 from compass.runners.local import Job, Outcome, python_module, run_jobs
-from compass.store import RunDir, count_lines, read_json, write_text_atomic
+from compass.store import RunDir, RunLock, count_lines, read_json, write_text_atomic
 from compass.summarize import tables
+from compass.tasks.worker import EXIT_BAD_INPUT
+
+log = logging.getLogger(__name__)
+MODES = ("all", "infer", "eval", "summarize")
 
 
 @dataclass
@@ -30,33 +34,52 @@ class RunOptions:
     max_workers: int | None = None
     retry: int | None = None
     mode: str = "all"  # all | infer | eval | summarize
+    quiet: bool = False  # no progress bars
+
+
+@dataclass
+class RunReport:
+    run_dir: RunDir | None
+    text: str  # the plan (dry run) or the leaderboard
     failures: list[Outcome] = field(default_factory=list)
 
 
-def run(config_file: str, opts: RunOptions) -> RunDir | None:
+def run(config_file: str, opts: RunOptions) -> RunReport:
     cfg = load_config(config_file)                                   # 1. config
     tasks = plan(cfg)                                                # 2. plan
     if opts.dry_run:
-        print(describe_plan(cfg, tasks))
-        return None
-    counts = preflight.check(cfg)                                    # 3. weights and data exist
-    run_dir = open_run_dir(cfg, opts)
-    info = {**provenance.environment(), "started": provenance.now(), "stages": {}}
-    for task in tasks:
-        write_text_atomic(run_dir.task_file(task.id), task.to_json())
-    if opts.mode in ("all", "infer"):                                # 4. inference
-        todo = [t for t in tasks if not predictions_complete(run_dir, t)]
-        opts.failures += timed(info, "infer", lambda: run_stage(cfg, opts, run_dir, todo, "infer", counts))
-    if opts.mode in ("all", "eval"):                                 # 5. evaluation
-        failed = {o.job.id for o in opts.failures}
-        todo = [t for t in tasks if t.id not in failed]
-        opts.failures += timed(info, "eval", lambda: run_stage(cfg, opts, run_dir, todo, "eval", counts))
-    record_run(run_dir, {**info, "finished": provenance.now()})
-    text = summarize(run_dir, cfg)                                   # 6. summary
-    print(text + f"\nrun directory: {run_dir.root}\nsummary: {run_dir.summary_dir}/summary.{{txt,csv,md,html}}")
-    if opts.failures:
-        raise TaskFailed(failure_report(opts.failures))
-    return run_dir
+        return RunReport(None, describe_plan(cfg, tasks))
+    infers = opts.mode in ("all", "infer")
+    if opts.resume:
+        run_dir, counts = RunDir.resume(work_dir(cfg, opts), cfg.name, None if opts.resume == "latest" else opts.resume), None
+    elif infers:  # 3. weights and data, before a new run's directory exists
+        counts = preflight.check(cfg, tasks)
+        run_dir = RunDir.create(work_dir(cfg, opts), cfg.name)
+    else:
+        raise CompassError(f"--mode {opts.mode}: works on an earlier run; add -r (the latest) or -r TIMESTAMP")
+    with run_dir.lock("compass run") as lock:
+        check_resumable(run_dir, tasks)                              # 4. the run accepts this config
+        todo = [t for t in tasks if not predictions_complete(run_dir, t)] if infers else []
+        if counts is None:  # resumed: only where inference is left to do
+            counts = preflight.check(cfg, todo)
+        record_config(cfg, run_dir, tasks)
+        info = {**provenance.environment(), "mode": opts.mode, "started": provenance.now(), "stages": {}}
+        failures: list[Outcome] = []
+        if todo:                                                     # 5. inference
+            failures += timed(info, "infer", lambda: run_stage(cfg, opts, run_dir, todo, "infer", lock, counts))
+        if opts.mode in ("all", "eval"):                             # 6. evaluation
+            failed = {o.job.id for o in failures}
+            ready = [t for t in tasks if t.id not in failed]
+            failures += timed(info, "eval", lambda: run_stage(cfg, opts, run_dir, ready, "eval", lock, counts))
+        record_run(run_dir, {**info, "finished": provenance.now()})
+        text = summarize(run_dir, cfg)                               # 7. summary
+    if failures:
+        bad_input = all(o.returncode == EXIT_BAD_INPUT for o in failures)
+        error = (CompassError if bad_input else TaskFailed)(failure_report(failures))
+        error.partial_leaderboard = f"PARTIAL results ({len(failures)} task(s) failed):\n{text}"  # type: ignore[attr-defined]
+        raise error
+    return RunReport(run_dir, text + f"\nrun directory: {run_dir.root}\n"
+                                     f"summary: {run_dir.summary_dir}/summary.{{txt,csv,md,html}}")
 
 
 FORMATS = ("txt", "csv", "md", "html")
@@ -65,15 +88,15 @@ FORMATS = ("txt", "csv", "md", "html")
 def summarize(run_dir: RunDir, cfg: Config) -> str:
     """Write every summary format of a run from its result files; return the text leaderboard."""
     columns = [tables.Column(m.abbr, run_dir, m.abbr) for m in cfg.models]
-    return write_report(columns, [d.abbr for d in cfg.datasets], cfg, run_dir.summary_dir, FORMATS)
+    return write_report(cfg.name, columns, [d.abbr for d in cfg.datasets], cfg, run_dir.summary_dir, FORMATS)
 
 
-def write_report(columns, datasets: list[str], cfg: Config, out: Path, formats) -> str:
+def write_report(title: str, columns, datasets: list[str], cfg: Config, out: Path, formats) -> str:
     from compass.summarize import html
 
     table = tables.collect(columns, datasets, cfg.summarizer)
     renderers = {"txt": tables.to_text, "csv": tables.to_csv, "md": tables.to_markdown,
-                 "html": lambda t: html.render(cfg.name, t, datasets)}
+                 "html": lambda t: html.render(title, t, datasets)}
     for fmt in formats:
         write_text_atomic(out / f"summary.{fmt}", renderers[fmt](table))
     return tables.to_text(table)
@@ -94,31 +117,40 @@ def record_run(run_dir: RunDir, info: dict) -> None:
     write_text_atomic(path, json.dumps([*history, info], indent=2) + "\n")
 
 
-def open_run_dir(cfg: Config, opts: RunOptions) -> RunDir:
-    work_dir = Path(opts.work_dir or cfg.work_dir or "outputs")
-    if opts.resume:
-        run_dir = RunDir.resume(work_dir, cfg.name, None if opts.resume == "latest" else opts.resume)
-    else:
-        run_dir = RunDir.create(work_dir, cfg.name)
-    (run_dir.root / "configs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(cfg.file, run_dir.root / "configs" / Path(cfg.file).name)
-    write_text_atomic(run_dir.root / "configs" / "resolved.json",
-                      json.dumps(asdict(cfg), indent=2, default=str) + "\n")
-    return run_dir
+def work_dir(cfg: Config, opts: RunOptions) -> Path:
+    return Path(opts.work_dir or cfg.work_dir or "outputs")
+
+
+def check_resumable(run_dir: RunDir, tasks: list[Task]) -> None:
+    """A resumed run refuses, before writing anything, a config whose model or prompts differ from
+    the ones its predictions were made with (evaluation and speed settings may change)."""
+    from compass import records
+    from compass.records import PredictionMeta
+
+    for task in tasks:
+        for ds in task.datasets:
+            meta = records.try_read_record(run_dir.prediction_meta(task.model.abbr, ds.abbr), PredictionMeta)
+            if meta is not None and meta.infer_hash != infer_hash(task.model, ds):
+                raise CompassError(f"{run_dir.predictions(task.model.abbr, ds.abbr)}: predictions were made with a "
+                                   f"different model or prompt config; start a new run instead of resuming this one")
+
+
+def record_config(cfg: Config, run_dir: RunDir, tasks: list[Task]) -> None:
+    """The config as given and as resolved, and each task's file: written once the run is accepted."""
+    configs = run_dir.root / "configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cfg.file, configs / Path(cfg.file).name)
+    write_text_atomic(configs / "resolved.json", json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    for task in tasks:
+        write_text_atomic(run_dir.task_file(task.id), task.to_json())
 
 
 def predictions_complete(run_dir: RunDir, task: Task) -> bool:
-    for ds in task.datasets:
-        meta = run_dir.prediction_meta(task.model.abbr, ds.abbr)
-        if not meta.exists():
-            return False
-        info = read_json(meta)
-        if not info.get("complete") or info.get("infer_hash") != infer_hash(task.model, ds):
-            return False
-    return True
+    return all(resume.is_complete(run_dir, task.model.abbr, ds.abbr, infer_hash(task.model, ds))
+               for ds in task.datasets)
 
 
-def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task], stage: str,
+def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task], stage: str, lock: RunLock,
               counts: dict[str, int]) -> list[Outcome]:
     if not tasks:
         return []
@@ -130,15 +162,20 @@ def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task],
     if stage == "infer":
         files = [run_dir.predictions(t.model.abbr, d.abbr) for t in tasks for d in t.datasets]
         total = sum(counts[d.abbr] for t in tasks for d in t.datasets)
-        bar = tqdm(total=total, initial=sum(count_lines(f) for f in files), desc="inference (samples)",
-                   file=sys.stderr, mininterval=0.5)
+        bar = tqdm(total=total, initial=min(total, sum(count_lines(f) for f in files)), desc="inference (samples)",
+                   mininterval=0.5, disable=opts.quiet)
 
         def tick() -> None:
             done = min(total, sum(count_lines(f) for f in files))
             if done > bar.n:
                 bar.update(done - bar.n)
     else:
-        bar = tqdm(total=len(jobs), desc="evaluation (tasks)", file=sys.stderr)
+        # Earlier outcomes go first: a failed evaluation must leave no result that looks current.
+        for t in tasks:
+            for d in t.datasets:
+                run_dir.result(t.model.abbr, d.abbr).unlink(missing_ok=True)
+                run_dir.scored(t.model.abbr, d.abbr).unlink(missing_ok=True)
+        bar = tqdm(total=len(jobs), desc="evaluation (tasks)", disable=opts.quiet)
 
         def tick() -> None:
             done = sum(1 for t in tasks if all(run_dir.result(t.model.abbr, d.abbr).exists() for d in t.datasets))
@@ -146,7 +183,8 @@ def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task],
                 bar.update(done - bar.n)
     try:
         outcomes = run_jobs(jobs, max_workers=opts.max_workers or cfg.runner.max_num_workers,
-                            retry=cfg.runner.retry if opts.retry is None else opts.retry, on_tick=tick)
+                            retry=cfg.runner.retry if opts.retry is None else opts.retry, on_tick=tick,
+                            pass_fds=(lock.fd,))
     finally:
         bar.close()
     return [o for o in outcomes if not o.ok]
@@ -167,11 +205,9 @@ def describe_plan(cfg: Config, tasks: list[Task]) -> str:
     return "\n".join(lines)
 
 
-def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None) -> None:
+def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None) -> str:
     """Rewrite summaries from result files (no model call, no re-scoring); several runs merge into
     one leaderboard, a model abbr seen in two runs getting its run's name in brackets."""
-    from compass.config import Config
-    from compass.errors import CompassError
     from compass.schema import from_dict
 
     if len(run_paths) > 1 and out is None:
@@ -187,5 +223,6 @@ def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None) -> N
                              run, m.abbr) for run, cfg in configs for m in cfg.models]
     datasets = list(dict.fromkeys(d.abbr for _, cfg in configs for d in cfg.datasets))
     target = out or configs[0][0].summary_dir
-    text = write_report(columns, datasets, configs[0][1], target, formats)
-    print(text + f"\nsummary: {target}/summary.{{{','.join(formats)}}}")
+    title = configs[0][1].name if len(configs) == 1 else " + ".join(f"{cfg.name} ({run.root.name})" for run, cfg in configs)
+    text = write_report(title, columns, datasets, configs[0][1], target, formats)
+    return text + f"\nsummary: {target}/summary.{{{','.join(formats)}}}"

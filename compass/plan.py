@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -45,7 +44,10 @@ def config_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
 
 
 def safe_id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+    """A task id that is also a safe, unique file name (see :func:`compass.store.safe_name`)."""
+    from compass.store import safe_name
+
+    return safe_name(text, "task name")
 
 
 def plan(cfg: Config) -> list[Task]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from compass import datasets
 from compass.config import Config, ModelConfig
+from compass.plan import Task
 from compass.errors import CompassError
 
 
@@ -59,14 +60,25 @@ def _hub_unreachable(repo: str) -> str | None:
         return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
 
 
-def check(cfg: Config) -> dict[str, int]:
-    """Sample counts per dataset abbr; raises a one-line error for the first problem found."""
+def check(cfg: Config, tasks: list[Task]) -> dict[str, int]:
+    """Before the workers of ``tasks`` start (only where inference will run): their models' weights
+    or servers, and their datasets. Returns sample counts per dataset abbr; raises a one-line error
+    for the first problem found."""
+    models = {t.model.abbr for t in tasks}
     for i, model in enumerate(cfg.models):
-        check_model(model, f"{cfg.file}: models[{i}] ({model.abbr})")
+        if model.abbr in models:
+            check_model(model, f"{cfg.file}: models[{i}] ({model.abbr})")
+    needed = {d.abbr for t in tasks for d in t.datasets}
     counts = {}
     for i, ds in enumerate(cfg.datasets):
-        try:
-            counts[ds.abbr] = len(datasets.load(ds).test)
-        except CompassError as exc:
-            raise CompassError(f"datasets[{i}] ({ds.abbr}): {exc}") from None
+        if ds.abbr in needed:
+            where = f"{cfg.file}: datasets[{i}] ({ds.abbr})"
+            try:
+                counts[ds.abbr] = len(datasets.load(ds).test)
+            except CompassError as exc:
+                raise CompassError(f"{where}: {exc}") from None
+            if counts[ds.abbr] == 0:
+                raise CompassError(f"{where}: no samples to evaluate (empty test split"
+                                   + (f", or reader_cfg.test_range {ds.reader_cfg.test_range} past its end)"
+                                      if ds.reader_cfg.test_range else ")"))
     return counts

@@ -1,27 +1,66 @@
 """The run directory on disk: its layout, atomic writes, and crash-safe prediction files.
 
     outputs/<config-name>/<timestamp>/
+      .lock               held while a run (or one of its workers) uses the directory
       configs/            the config file as given and as resolved (JSON)
       tasks/              one JSON file per task: what each worker runs
       predictions/<model>/<dataset>.jsonl        one line per sample, appended as produced
-      predictions/<model>/<dataset>.meta.json    inference hash, sample count, completeness
+      predictions/<model>/<dataset>.meta.json    what a complete file holds (a rebuildable cache)
+      predictions/<model>/<dataset>.quarantine.jsonl   damaged lines moved aside, with line numbers
+      scored/<model>/<dataset>.jsonl             per-sample outcomes, rewritten by each evaluation
       results/<model>/<dataset>.json
-      summary/summary.{txt,csv,md}
+      judgments/<model>/<dataset>.jsonl          a judge model's answers, cached
+      summary/summary.{txt,csv,md,html}
       logs/{infer,eval}/<task>.log, logs/infer/<task>.events.jsonl
+
+Model and dataset names become path parts only through :func:`safe_name`. The record formats are
+in ``compass.records``.
 """
 from __future__ import annotations
 
+import fcntl
+import functools
 import json
 import os
+import re
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from urllib.parse import quote, unquote
 
 from compass.errors import CompassError
 
 TIMESTAMP = "%Y%m%d_%H%M%S"
+_PLAIN_NAME = re.compile(r"[\w.+-]+")  # \w: unicode letters and digits too
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """A model or dataset name as one safe file name: itself when plain, else percent-encoded, so
+    ``myorg/model`` and ``../x`` stay inside their directory and two names never share a file."""
+    if not name or not name.strip():
+        raise CompassError(f"{what}: must not be empty")
+    if _PLAIN_NAME.fullmatch(name) and not name.startswith(".") and "%" not in name:
+        text = name
+    else:
+        text = quote(name, safe="").replace(".", "%2E") if name.startswith(".") else quote(name, safe="")
+    if len(text.encode()) > 200:
+        raise CompassError(f"{what}: {name[:40]!r}... is too long to name a file ({len(text.encode())} bytes as one)")
+    return text
+
+
+def name_of(file_name: str) -> str:
+    """The name :func:`safe_name` turned into ``file_name``."""
+    return unquote(file_name)
+
+
+@functools.cache
+def _file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -29,6 +68,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, _file_mode())  # mkstemp makes files 0600; teammates and web servers read reports
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -78,14 +118,23 @@ class RunDir:
             raise CompassError(f"{base / stamp}: no such run to resume (latest is {runs[-1]})")
         return cls(base / stamp)
 
+    def _file(self, kind: str, model: str, dataset: str, suffix: str) -> Path:
+        return self.root / kind / safe_name(model, "model abbr") / f"{safe_name(dataset, 'dataset abbr')}{suffix}"
+
     def predictions(self, model: str, dataset: str) -> Path:
-        return self.root / "predictions" / model / f"{dataset}.jsonl"
+        return self._file("predictions", model, dataset, ".jsonl")
 
     def prediction_meta(self, model: str, dataset: str) -> Path:
-        return self.root / "predictions" / model / f"{dataset}.meta.json"
+        return self._file("predictions", model, dataset, ".meta.json")
+
+    def scored(self, model: str, dataset: str) -> Path:
+        return self._file("scored", model, dataset, ".jsonl")
 
     def result(self, model: str, dataset: str) -> Path:
-        return self.root / "results" / model / f"{dataset}.json"
+        return self._file("results", model, dataset, ".json")
+
+    def judgments(self, model: str, dataset: str) -> Path:
+        return self._file("judgments", model, dataset, ".jsonl")
 
     def task_file(self, task_id: str) -> Path:
         return self.root / "tasks" / f"{task_id}.json"
@@ -97,47 +146,44 @@ class RunDir:
     def summary_dir(self) -> Path:
         return self.root / "summary"
 
-
-def recover_jsonl(path: Path) -> list[dict]:
-    """Valid lines of an append-only jsonl file; a torn last line (crash mid-write) is cut off."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    rows, good_bytes = [], 0
-    for raw in data.splitlines(keepends=True):
-        if not raw.endswith(b"\n"):
-            break  # the writer died before finishing this line
-        try:
-            rows.append(json.loads(raw))
-        except json.JSONDecodeError:
-            break
-        good_bytes += len(raw)
-    if good_bytes != len(data):
-        with path.open("r+b") as f:
-            f.truncate(good_bytes)
-    return rows
+    def lock(self, what: str) -> RunLock:
+        return RunLock.acquire(self.root / ".lock", what)
 
 
-class JsonlAppender:
-    """Appends lines and makes each batch durable before returning."""
+class RunLock:
+    """An exclusive lock on a run directory. Workers inherit its descriptor (``fd``), so the lock
+    stays held while any of them lives, even one orphaned by a killed main process."""
 
-    def __init__(self, path: Path):
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    @classmethod
+    def acquire(cls, path: Path, what: str) -> RunLock:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, _file_mode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 500, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise CompassError(f"{path.parent}: in use by {holder} (or its workers); wait for it to finish, "
+                               f"or stop it, then resume") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} ({what}, since {time.strftime('%Y-%m-%d %H:%M:%S')})"
+                  .encode(), 0)
+        os.set_inheritable(fd, True)
+        return cls(fd)
 
-    def append(self, rows: Iterable[dict]) -> None:
-        self._file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> "JsonlAppender":
+    def __enter__(self) -> RunLock:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def count_lines(path: Path) -> int:

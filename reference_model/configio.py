@@ -8,12 +8,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-import typing
 from pathlib import Path
 
+from compass.errors import CompassError
+from compass.schema import from_dict
 
-class ConfigError(ValueError):
-    pass
+
+# One error type for the whole project: a bad value is one line naming its key, exit code 2.
+ConfigError = CompassError
 
 
 def load_file(path: str | Path) -> dict:
@@ -31,77 +33,10 @@ def load_file(path: str | Path) -> dict:
     return data
 
 
-def _coerce(value, typ, key: str):
-    origin = typing.get_origin(typ)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        args = [a for a in typing.get_args(typ) if a is not type(None)]
-        return None if value is None else _coerce(value, args[0], key)
-    if dataclasses.is_dataclass(typ):
-        if not isinstance(value, dict):
-            raise ConfigError(f"config key '{key}': expected a mapping, got {value!r}")
-        return build(typ, value, key + ".")
-    base = origin or typ
-    if base is bool:
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(value, bool):
-            return value
-    elif base is int:
-        if isinstance(value, bool):
-            pass
-        elif isinstance(value, int):
-            return value
-        elif isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        elif isinstance(value, float) and value.is_integer():
-            return int(value)
-    elif base is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif base is str:
-        if isinstance(value, str):
-            return value
-    elif base is list:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v]
-        if isinstance(value, list):
-            (item,) = typing.get_args(typ) or (typing.Any,)
-            return [v if item is typing.Any else _coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    elif base is dict:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass
-        if isinstance(value, dict):
-            return value
-    else:
-        return value
-    raise ConfigError(f"config key '{key}': expected {getattr(base, '__name__', base)}, got {value!r}")
-
-
-def build(cls, data: dict, prefix: str = ""):
-    """Instantiate dataclass ``cls`` from ``data``; unknown keys and bad types raise ConfigError."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    for key in data:
-        if key not in names:
-            raise ConfigError(f"config key '{prefix}{key}': unknown key (known: {', '.join(sorted(names))})")
-    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"config {prefix.rstrip('.') or cls.__name__}: {e}") from None
+def build(cls, data: dict, where: str = "config"):
+    """Dataclass ``cls`` from ``data`` (file values, or ``key=value`` strings from the command line)
+    through the project's one coercer; unknown keys and bad types raise ``ConfigError``."""
+    return from_dict(cls, data, where, from_strings=True)
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

@@ -84,3 +84,58 @@ def limit_forward_rows(model, max_rows: int) -> None:
         return real_forward(*args, **kwargs)
 
     model.forward = limited
+
+
+# -- run files, through the one records module ------------------------------------------------
+def predictions_of(run: Path, model: str, dataset: str):
+    """The valid prediction records of a run's file (a damaged line is not one of them)."""
+    from compass import records
+    from compass.store import RunDir
+
+    return records.read_log(RunDir(run).predictions(model, dataset), records.Prediction).records
+
+
+def scored_of(run: Path, model: str, dataset: str):
+    from compass import records
+    from compass.store import RunDir
+
+    return records.read_lines(RunDir(run).scored(model, dataset), records.Scored)
+
+
+def result_of(run: Path, model: str, dataset: str):
+    from compass import records
+    from compass.store import RunDir
+
+    return records.read_record(RunDir(run).result(model, dataset), records.Result)
+
+
+def make_predictions(rows: list[dict]):
+    """Prediction records from plain dicts with id, prediction, gold (and optionally prompt, group)."""
+    from compass.records import Prediction
+
+    return [Prediction(id=str(r["id"]), infer_hash=r.get("infer_hash", "test"), prompt=r.get("prompt", ""),
+                       prediction=r["prediction"], gold=r["gold"], group=r.get("group"), cluster=r.get("cluster"))
+            for r in rows]
+
+
+def score_rows(rows: list[dict], eval_cfg, run_dir=None, model: str = "m", dataset: str = "d"):
+    """Evaluate plain dict rows as the evaluation worker would: a ``Scoring`` (scored rows, metrics)."""
+    from compass.evaluators.base import EvalContext
+    from compass.evaluators.scoring import extractor, score
+    from compass.store import RunDir
+
+    ctx = EvalContext(run_dir or RunDir(Path("/nonexistent")), model, dataset, extractor(eval_cfg))
+    return score(make_predictions(rows), eval_cfg, ctx)
+
+
+def write_result(run_dir, model: str, dataset: str, n: int, value: float, ci95=(0.0, 1.0),
+                 primary: str = "accuracy", **fields):
+    """A hand-made result file (for summary and report tests that need known numbers)."""
+    from compass import records
+    from compass.records import Result
+
+    result = Result(model=model, dataset=dataset, n=n, primary=primary, metrics={primary: value},
+                    ci95={primary: list(ci95)}, evaluator="accuracy", config_hash="test", infer_hash="test",
+                    compass_version="test", model_path="test", dataset_path="test", **fields)
+    records.write_record(run_dir.result(model, dataset), result)
+    return result

@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from compass import evaluators
-from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, SummarizerCfg, SummaryGroup, _read_python_config
+from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, SummarizerCfg, SummaryGroup, read_python_config
 from compass.datasets import ceval
 from compass.datasets.synthetic import CEVAL_MINI_VAL_COUNTS, ceval_items, write_ceval
 from compass.errors import CompassError
 from compass.evaluators.postprocess import option_letter
-from compass.store import RunDir, recover_jsonl, write_json_atomic
+from compass.store import RunDir
 from compass.summarize import tables
-from helpers import REPO, compass, error_line, write_config
+from helpers import (REPO, compass, error_line, predictions_of, result_of, score_rows, scored_of, write_config,
+                     write_result)
 
-SUMMARIZER = _read_python_config(REPO / "summarizers" / "ceval.py")
+SUMMARIZER = read_python_config(REPO / "summarizers" / "ceval.py")
 
 
 @pytest.fixture()
@@ -26,7 +26,7 @@ def ceval_mini(tmp_path):
 
 def _repo_datasets(config: str, path, **changes) -> list[dict]:
     """The shipped dataset configs, pointed at ``path``."""
-    return [dict(d, path=str(path), **changes) for d in _read_python_config(REPO / "datasets_cfg" / "ceval" / config)
+    return [dict(d, path=str(path), **changes) for d in read_python_config(REPO / "datasets_cfg" / "ceval" / config)
             ["ceval_datasets"]]
 
 
@@ -44,16 +44,16 @@ def test_ceval_end_to_end_with_category_rows(tmp_path, ceval_mini, tiny_model):
     (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
     accuracy, n = {}, {}
     for subject, count in CEVAL_MINI_VAL_COUNTS.items():
-        result = json.loads((run / "results" / "tiny" / f"ceval-mini-{subject}.json").read_text())
-        assert result["n"] == count and set(result["breakdown"]) == {subject}
-        accuracy[subject], n[subject] = result["metrics"]["accuracy"], count
-        rows = recover_jsonl(run / "predictions" / "tiny" / f"ceval-mini-{subject}.jsonl")
-        assert [r["id"] for r in rows] == [f"{subject}/{i}" for i in range(count)]
+        result = result_of(run, "tiny", f"ceval-mini-{subject}")
+        assert result.n == count and set(result.breakdown) == {subject}
+        accuracy[subject], n[subject] = result.metrics["accuracy"], count
+        rows = predictions_of(run, "tiny", f"ceval-mini-{subject}")
+        assert sorted(r.id for r in rows) == sorted(f"{subject}/{i}" for i in range(count))
         zh = ceval.SUBJECTS[subject][0]
-        assert all(r["prompt"].startswith(f"以下是中国关于{zh}考试的单项选择题") and r["prompt"].count("答案：") == 6
+        assert all(r.prompt.startswith(f"以下是中国关于{zh}考试的单项选择题") and r.prompt.count("答案：") == 6
                    for r in rows)  # 5 shots from dev, then the question
-    gen_rows = recover_jsonl(run / "predictions" / "tiny" / "ceval-mini-gen-logic.jsonl")
-    assert all(r["extracted"] in ("", "A", "B", "C", "D") and isinstance(r["correct"], bool) for r in gen_rows)
+    gen_rows = scored_of(run, "tiny", "ceval-mini-gen-logic")
+    assert all(r.extracted in ("", "A", "B", "C", "D") and isinstance(r.correct, bool) for r in gen_rows)
 
     # Category, Hard and overall rows, each as a mean of subjects and as a mean of questions.
     summary = {row[0]: row for row in csv.reader((run / "summary" / "summary.csv").read_text().splitlines())}
@@ -78,8 +78,7 @@ def test_summary_groups_weight_subjects_or_questions(tmp_path):
     run = RunDir(tmp_path / "run")
     correct = {s: i % (counts[s] + 1) for i, s in enumerate(ceval.SUBJECTS)}  # varied, some 0
     for s in ceval.SUBJECTS:
-        write_json_atomic(run.result("m", f"ceval-{s}"), {"primary": "accuracy", "n": counts[s],
-                          "metrics": {"accuracy": correct[s] / counts[s]}, "ci95": {"accuracy": [0.0, 1.0]}})
+        write_result(run, "m", f"ceval-{s}", counts[s], correct[s] / counts[s])
     summarizer = SummarizerCfg(summary_groups=[SummaryGroup(**g) for g in groups])
     table = tables.collect([tables.Column("m", run, "m")], [f"ceval-{s}" for s in ceval.SUBJECTS], summarizer)
     rows = {name: (metric, cells["m"]) for name, metric, cells in table.rows}
@@ -107,11 +106,11 @@ def test_tables_agree_across_config_and_package():
     assert set(SUMMARIZER["ceval_val_counts"]) == set(ceval.SUBJECTS)
     assert sum(SUMMARIZER["ceval_val_counts"].values()) == 1346  # the official val split
     assert SUMMARIZER["ceval_mini_val_counts"] == CEVAL_MINI_VAL_COUNTS
-    full = _read_python_config(REPO / "datasets_cfg" / "ceval" / "ceval_ppl.py")
+    full = read_python_config(REPO / "datasets_cfg" / "ceval" / "ceval_ppl.py")
     abbrs = [d["abbr"] for d in full["ceval_datasets"]]
     assert abbrs == [f"ceval-{s}" for s in SUMMARIZER["ceval_subjects"]]
     assert {a for g in full["ceval_summary_groups"] for a in g["subsets"]} == set(abbrs)
-    gen = _read_python_config(REPO / "datasets_cfg" / "ceval" / "ceval_gen.py")["ceval_datasets"]
+    gen = read_python_config(REPO / "datasets_cfg" / "ceval" / "ceval_gen.py")["ceval_datasets"]
     assert [d["abbr"] for d in gen] == abbrs and gen[0]["eval_cfg"]["pred_postprocessor"]["type"] == "option_letter"
 
 
@@ -134,10 +133,10 @@ def test_generation_scored_with_known_accuracy():
     outputs = [("答案是 B", "B"), ("选C", "C"), ("（Ａ）", "A"), ("正确答案为D。", "D"), ("答案是 B", "C"), ("不知道", "A")]
     rows = [{"id": f"logic/{i}", "prediction": p, "gold": g, "group": "logic"} for i, (p, g) in enumerate(outputs)]
     cfg = EvalCfg(EvaluatorCfg("accuracy"), ComponentCfg("option_letter"))
-    result = evaluators.evaluate(rows, cfg, None)
-    assert [r["extracted"] for r in rows] == ["B", "C", "A", "D", "B", ""]
-    assert [r["correct"] for r in rows] == [True] * 4 + [False] * 2
-    assert result["metrics"]["accuracy"] == pytest.approx(4 / 6) and result["breakdown"]["logic"]["n"] == 6
+    result = score_rows(rows, cfg)
+    assert [r.extracted for r in result.scored] == ["B", "C", "A", "D", "B", ""]
+    assert [r.correct for r in result.scored] == [True] * 4 + [False] * 2
+    assert result.metrics["accuracy"].value == pytest.approx(4 / 6) and result.breakdown["logic"].n == 6
 
 
 # -- loader ------------------------------------------------------------------------------------

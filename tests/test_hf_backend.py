@@ -60,27 +60,45 @@ def _mc_requests():
                          f"D. {i.choices[3]}\nAnswer:", tuple(f" {c}" for c in i.choices)) for i in items]
 
 
-def test_choices_do_not_depend_on_batch_size_or_order(backend):
+def _backend_recording_rows(tiny_model, batch_size: int):
+    """A backend with its own batch size, and the row count of every forward pass it makes."""
+    backend = HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=batch_size, max_seq_len=512))
+    rows: list[int] = []
+    real_forward = backend.model.forward
+
+    def forward(*args, **kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        return real_forward(*args, **kwargs)
+
+    backend.model.forward = forward
+    return backend, rows
+
+
+def test_choices_do_not_depend_on_batch_size_or_order(tiny_model):
     requests = _mc_requests()
-    results = {}
+    results, widest = {}, {}
     for batch_size in (1, 7, 32):
-        backend.cfg.batch_size = batch_size
-        results[batch_size] = backend.score(requests)
-    reversed_scores = backend.score(requests[::-1])[::-1]
-    backend.cfg.batch_size = 4
+        sized, rows = _backend_recording_rows(tiny_model, batch_size)
+        results[batch_size] = sized.score(requests)
+        widest[batch_size] = max(rows)
+        if batch_size == 7:
+            reversed_scores = sized.score(requests[::-1])[::-1]
+    # The batch size took effect: no forward ran more rows than it allows, and the larger ones did batch.
+    assert widest[1] == 1 and 1 < widest[7] <= 7 and 7 < widest[32] <= 32
     pick = lambda rows: [max(range(len(r)), key=r.__getitem__) for r in rows]
     assert pick(results[1]) == pick(results[7]) == pick(results[32]) == pick(reversed_scores)
     for a, b in zip(results[1], results[32]):
         assert a == pytest.approx(b, abs=1e-4)
 
 
-def test_generation_is_batch_invariant_and_stops(backend):
+def test_generation_is_batch_invariant_and_stops(backend, tiny_model):
     prompts = [f"Question: {r['question']}\nAnswer:" for r in gsm8k_items("test", 9)]
-    outs = {}
+    outs, widest = {}, {}
     for batch_size in (1, 7, 32):
-        backend.cfg.batch_size = batch_size
-        outs[batch_size] = backend.generate([GenerateRequest(p, 16) for p in prompts])
-    backend.cfg.batch_size = 4
+        sized, rows = _backend_recording_rows(tiny_model, batch_size)
+        outs[batch_size] = sized.generate([GenerateRequest(p, 16) for p in prompts])
+        widest[batch_size] = max(rows)
+    assert widest == {1: 1, 7: 7, 32: 9}  # each batch size took effect (9 prompts in all)
     assert outs[1] == outs[7] == outs[32]
     assert all(isinstance(o, str) for o in outs[1])
     # Stop strings cut the text: ask to stop at the first character the model produced.

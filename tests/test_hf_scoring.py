@@ -117,7 +117,7 @@ def test_token_budget_caps_each_forward(tiny_model):
     assert_exact(budgeted, requests[:3], scores[:3])
 
 
-def test_out_of_memory_halves_the_batch_and_keeps_going(tiny_model, capsys):
+def test_out_of_memory_halves_the_batch_and_keeps_going(tiny_model, caplog):
     """No GPU here: out-of-memory is simulated by a test double (helpers.limit_forward_rows)."""
     model = HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=16, max_seq_len=512))
     requests = fewshot_requests(n_test=4)
@@ -126,10 +126,10 @@ def test_out_of_memory_halves_the_batch_and_keeps_going(tiny_model, capsys):
     flat = lambda rows: [v for row in rows for v in row]  # noqa: E731
     assert flat(model.score(requests)) == pytest.approx(flat(expected), abs=1e-5)
     assert model.scorer.row_cap == 2
-    assert "ran out of device memory; continuing with at most" in capsys.readouterr().err
+    assert "ran out of device memory; continuing with at most" in caplog.text
 
 
-def test_generation_out_of_memory_halves_the_batch(tiny_model, capsys):
+def test_generation_out_of_memory_halves_the_batch(tiny_model, caplog):
     """Simulated as above (no GPU here); generations come out the same, in smaller batches."""
     from compass.models.base import GenerateRequest
 
@@ -139,4 +139,4 @@ def test_generation_out_of_memory_halves_the_batch(tiny_model, capsys):
     limit_forward_rows(model.model, 2)
     assert model.generate(requests) == expected
     assert model.generate_cap == 2
-    assert "ran out of device memory" in capsys.readouterr().err
+    assert "ran out of device memory" in caplog.text

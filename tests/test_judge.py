@@ -10,16 +10,18 @@ import time
 
 import pytest
 
-from compass import evaluators
-from compass.config import EvalCfg, ModelConfig, _read_python_config, load_config
+from compass import records
+from compass.config import EvalCfg, ModelConfig, read_python_config, load_config
 from compass.datasets.base import LoadedDataset
 from compass.datasets.subjective import load as load_subjective
 from compass.errors import CompassError
 from compass.evaluators.judge import parse_rating, parse_verdict
-from compass.evaluators.stats import wilson
+from compass.stats.intervals import wilson
 from compass.schema import from_dict
-from compass.store import JsonlAppender, RunDir, recover_jsonl, write_json_atomic
-from helpers import REPO, compass, write_config
+from compass.records import Judgment, PredictionMeta
+from compass.resume import ids_digest
+from compass.store import RunDir
+from helpers import REPO, compass, make_predictions, predictions_of, result_of, score_rows, scored_of, write_config
 from judge_server import (Gate, JudgeServer, PositionBiased, by_model, fixed, judgment_in_answer, prefers_marked,
                           section, sometimes_garbage, unit)
 
@@ -67,15 +69,20 @@ def write_predictions(run: RunDir, model: str, answers: dict[str, str], gold: di
     rows = [{"id": sid, "prompt": f"Question {sid}: what do you think?", "prediction": text,
              "gold": (gold or {}).get(sid, ""), "group": "even" if int(sid) % 2 == 0 else "odd"}
             for sid, text in answers.items()]
-    with JsonlAppender(run.predictions(model, dataset)) as out:
-        out.append(rows)
-    write_json_atomic(run.prediction_meta(model, dataset), {"infer_hash": "x", "n": len(rows), "complete": True})
+    predictions = make_predictions(rows)
+    records.write_lines(run.predictions(model, dataset), predictions)
+    records.write_record(run.prediction_meta(model, dataset),
+                         PredictionMeta("test", len(rows), ids_digest([p.id for p in predictions])))
     return [dict(r) for r in rows]
 
 
 def evaluate(run: RunDir, model: str, rows: list[dict], evaluator: dict, dataset: str = "open") -> dict:
+    """The scoring of ``rows`` as plain dicts (metrics, ci95, breakdown, per-sample details)."""
     cfg = from_dict(EvalCfg, dict(evaluator=evaluator), "eval_cfg")
-    return evaluators.evaluate([dict(r) for r in rows], cfg, evaluators.EvalContext(run, model, dataset))
+    scoring = score_rows(rows, cfg, run, model, dataset)
+    return {"primary": scoring.primary, "metrics": {k: m.value for k, m in scoring.metrics.items()},
+            "ci95": {k: list(m.ci95) for k, m in scoring.metrics.items()}, "breakdown": scoring.breakdown,
+            "scored": scoring.scored}
 
 
 def test_single_grading_counts_unparseable_judgments_and_caches_them(tmp_path):
@@ -108,8 +115,8 @@ def test_single_grading_counts_unparseable_judgments_and_caches_them(tmp_path):
         # Another judge (model or prompt) is another cache key: asked afresh.
         evaluate(run, "m", rows, {**evaluator, "judge": judge(server, max_out_len=32)})
         assert server.count() == 16
-    cached = recover_jsonl(tmp_path / "judgments" / "m" / "open.jsonl")
-    assert len(cached) == 16 and {"key", "id", "prompt", "judgment"} <= set(cached[0])
+    cached = records.read_log(run.judgments("m", "open"), Judgment).records
+    assert len(cached) == 16 and all(j.key and j.id and j.prompt and j.judgment for j in cached)
 
 
 def test_position_biased_judge_is_cancelled_by_swapping(tmp_path):
@@ -188,12 +195,12 @@ def test_baseline_answers_must_exist_in_the_run(tmp_path):
     with JudgeServer(prefers_marked) as server:
         with pytest.raises(CompassError) as err:
             evaluate(run, "cand", cand, dict(type="judge_pairwise", judge=judge(server), baseline="base"))
-        assert "no complete predictions of the baseline model 'base'" in str(err.value)
+        assert "baseline model 'base'" in str(err.value) and "inference has not finished" in str(err.value)
         write_predictions(run, "base", {"0": "a"})
         with pytest.raises(CompassError, match=r"baseline 'base' has no prediction for 1 sample\(s\) of 'cand', e.g. id '1'"):
             evaluate(run, "cand", cand, dict(type="judge_pairwise", judge=judge(server), baseline="base"))
         # The baseline against itself: all ties, without a judge call.
-        base = recover_jsonl(run.predictions("base", "open"))
+        base = [{"id": "0", "prediction": "a", "gold": ""}]
         own = evaluate(run, "base", base, dict(type="judge_pairwise", judge=judge(server), baseline="base"))
         assert own["metrics"]["tie_rate"] == 1.0 and server.count() == 0
 
@@ -236,7 +243,7 @@ def test_subjective_loader(tmp_path):
 
 def test_shipped_subjective_and_api_configs_validate_and_are_documented():
     for file in sorted((REPO / "datasets_cfg" / "subjective").glob("*.py")):
-        for key, value in _read_python_config(file).items():
+        for key, value in read_python_config(file).items():
             if key.endswith("datasets"):
                 for ds in value:
                     from compass.config import DatasetConfig
@@ -245,7 +252,7 @@ def test_shipped_subjective_and_api_configs_validate_and_are_documented():
                     assert cfg.type == "subjective" and cfg.eval_cfg.evaluator.type.startswith("judge_")
                     assert len(load_subjective(str(REPO / cfg.path)).test) == 12
     for file in sorted((REPO / "models_cfg").glob("api_*.py")):
-        for model in _read_python_config(file)["models"]:
+        for model in read_python_config(file)["models"]:
             assert from_dict(ModelConfig, model, str(file)).type == "openai"
     doc = (REPO / "docs" / "config.md").read_text()
     for key in ("api_base", "api_key_env", "api_retries", "api_timeout_s", "evaluator.judge", "evaluator.judge_template",
@@ -283,7 +290,7 @@ def test_killed_evaluation_resumes_without_asking_the_judge_again(tmp_path):
             worker = subprocess.Popen([sys.executable, "-m", "compass.tasks.evaluate", str(run / "tasks" / "cand.json")],
                                       cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 60
-            while not (len(recover_jsonl(cache)) == 6 and server.count("judge-model") == 8):
+            while not (len(records.read_log(cache, Judgment).records) == 6 and server.count("judge-model") == 8):
                 assert worker.poll() is None and time.monotonic() < deadline, (tmp_path / "eval.log").read_text()
                 time.sleep(0.05)
             worker.kill()
@@ -291,7 +298,7 @@ def test_killed_evaluation_resumes_without_asking_the_judge_again(tmp_path):
         with cache.open("ab") as f:
             f.write(b'{"key": "0123456789abcdef", "id": "q5", "judg')  # a line torn by the kill
         gate.release()
-        before = {row["prompt"] for row in recover_jsonl(cache)}
+        before = {row.prompt for row in records.read_log(cache, Judgment).records}
         in_flight = server.prompts("judge-model")[6:8]
         assert len(before) == 6 and not set(in_flight) & before
 
@@ -302,14 +309,14 @@ def test_killed_evaluation_resumes_without_asking_the_judge_again(tmp_path):
         assert set(in_flight) <= set(asked)  # answered after the kill, never stored: asked again
         assert server.count("cand-model") == 6 and server.count("base-model") == 6  # no inference either
 
-    rows = recover_jsonl(cache)
-    assert len(rows) == 12 and cache.read_bytes().endswith(b"\n") and len({r["key"] for r in rows}) == 12
-    result = json.loads((run / "results" / "cand" / "open.json").read_text())
-    assert result["primary"] == "score" and result["metrics"]["win_rate"] == 1.0
-    assert result["metrics"]["position_consistency"] == 1.0 and set(result["breakdown"]) == {"c0", "c1"}
-    assert json.loads((run / "results" / "base" / "open.json").read_text())["metrics"]["tie_rate"] == 1.0
-    predictions = recover_jsonl(run / "predictions" / "cand" / "open.jsonl")
-    assert all(r["score"] == 1.0 and r["outcome"] == "win" and len(r["judgments"]) == 2 for r in predictions)
+    rows = records.read_log(cache, Judgment).records
+    assert len({r.key for r in rows}) == 12  # the torn line aside, each prompt judged once
+    result = result_of(run, "cand", "open")
+    assert result.primary == "score" and result.metrics["win_rate"] == 1.0
+    assert result.metrics["position_consistency"] == 1.0 and set(result.breakdown) == {"c0", "c1"}
+    assert result_of(run, "base", "open").metrics["tie_rate"] == 1.0
+    scored = scored_of(run, "cand", "open")
+    assert all(r.score == 1.0 and r.details["outcome"] == "win" and len(r.details["judgments"]) == 2 for r in scored)
     assert "open" in (run / "summary" / "summary.txt").read_text()
 
 
@@ -326,7 +333,7 @@ def test_tiny_hf_model_judged_end_to_end(tmp_path, tiny_model):
         proc = compass("run", str(cfg), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         (run,) = list((tmp_path / "outputs" / "judged").iterdir())
-        result = json.loads((run / "results" / "tiny" / "open.json").read_text())
-        n = len(recover_jsonl(run / "predictions" / "tiny" / "open.jsonl"))
-        assert result["n"] == n == server.count("judge-model") > 0
-        assert result["metrics"]["score"] == pytest.approx(5 / 9)  # rating 6 on the 1-10 scale
+        result = result_of(run, "tiny", "open")
+        n = len(predictions_of(run, "tiny", "open"))
+        assert result.n == n == server.count("judge-model") > 0
+        assert result.metrics["score"] == pytest.approx(5 / 9)  # rating 6 on the 1-10 scale

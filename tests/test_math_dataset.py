@@ -3,20 +3,20 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 import subprocess
 import sys
 
 import pytest
 
-from compass import evaluators
-from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, _read_python_config
+from compass import records
+from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, read_python_config
 from compass.datasets import math_dataset
 from compass.datasets.synthetic import MATH_TYPES, math_items, write_math
 from compass.errors import CompassError
 from compass.evaluators.math_equiv import extract_boxed
-from compass.evaluators.stats import wilson
-from compass.store import recover_jsonl, write_text_atomic
-from helpers import REPO, compass, write_config
+from compass.stats.intervals import wilson
+from helpers import REPO, compass, predictions_of, result_of, score_rows, scored_of, write_config
 
 EVAL_CFG = EvalCfg(EvaluatorCfg("math_equiv"), ComponentCfg("math_answer"))
 
@@ -27,7 +27,7 @@ def math_mini(tmp_path):
 
 
 def _repo_dataset(path, max_out_len: int) -> dict:
-    ds = _read_python_config(REPO / "datasets_cfg" / "math" / "math_mini_gen.py")["math_datasets"][0]
+    ds = read_python_config(REPO / "datasets_cfg" / "math" / "math_mini_gen.py")["math_datasets"][0]
     ds = dict(ds, path=str(path))
     ds["infer_cfg"]["inferencer"]["max_out_len"] = max_out_len
     return ds
@@ -75,28 +75,25 @@ def test_math_end_to_end_then_rescored_from_edited_predictions(tmp_path, math_mi
     assert proc.returncode == 0, proc.stderr
     (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
     pred_path = run / "predictions" / "tiny" / "math-mini.jsonl"
-    result_path = run / "results" / "tiny" / "math-mini.json"
-    rows = recover_jsonl(pred_path)
-    assert len(rows) == 14 and all(r["prompt"].count("Problem:\n") == 5 for r in rows)  # 4 shots + the problem
-    result = json.loads(result_path.read_text())
-    assert set(result["breakdown"]) == set(MATH_TYPES) and all(b["n"] == 2 for b in result["breakdown"].values())
-    levels = {math_dataset.level_of(r["id"]) for r in rows}
+    rows = predictions_of(run, "tiny", "math-mini")
+    assert len(rows) == 14 and all(r.prompt.count("Problem:\n") == 5 for r in rows)  # 4 shots + the problem
+    result = result_of(run, "tiny", "math-mini")
+    assert set(result.breakdown) == set(MATH_TYPES) and all(b.n == 2 for b in result.breakdown.values())
+    levels = {math_dataset.level_of(r.id) for r in rows}
     assert levels == {f"Level {k}" for k in range(1, 6)}
-    assert {f"accuracy@{level}" for level in levels} <= set(result["ci95"])
+    assert {f"accuracy@{level}" for level in levels} <= set(result.ci95)
     assert "math-mini" in proc.stdout
 
     # Predictions that state every gold answer in another form, re-scored by the run's own evaluation
     # worker (no model), score 100% on every metric. Off-by-one answers: the judge tests below (0%).
-    for i, row in enumerate(rows):
-        row["prediction"] = right_and_wrong(row["gold"], i)[0]
-    write_text_atomic(pred_path, "".join(json.dumps(r) + "\n" for r in rows))
+    records.write_lines(pred_path, [replace(r, prediction=right_and_wrong(r.gold, i)[0]) for i, r in enumerate(rows)])
     again = subprocess.run([sys.executable, "-m", "compass.tasks.evaluate", str(run / "tasks" / "tiny.json")],
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    result = json.loads(result_path.read_text())
-    assert result["n"] == 14 and all(v == 1.0 for v in result["metrics"].values()), result["metrics"]
-    assert all(b["accuracy"] == 1.0 for b in result["breakdown"].values())
-    assert all(r["correct"] for r in recover_jsonl(pred_path))
+    result = result_of(run, "tiny", "math-mini")
+    assert result.n == 14 and all(v == 1.0 for v in result.metrics.values()), result.metrics
+    assert all(b.value == 1.0 for b in result.breakdown.values())
+    assert all(r.correct for r in scored_of(run, "tiny", "math-mini"))
 
 
 # -- judging: known scores ------------------------------------------------------------------------
@@ -116,16 +113,17 @@ def test_judge_levels_and_subjects_known_scores():
         _row("intermediate_algebra", 5, 7, "$\\boxed{2, 1}$", "1,2"),  # right: roots are not
         _row("number_theory", 3, 8, "\\boxed{2\\sqrt{2}}", "\\sqrt{8}"),  # right
     ]
-    result = evaluators.evaluate(rows, EVAL_CFG, None)
-    assert [r["correct"] for r in rows] == [True, True, False, True, False, False, True, True]
-    assert rows[4]["extracted"] == "" and rows[0]["extracted"] == "\\dfrac{1}{2}"
-    metrics, ci95 = result["metrics"], result["ci95"]
+    result = score_rows(rows, EVAL_CFG)
+    assert [r.correct for r in result.scored] == [True, True, False, True, False, False, True, True]
+    assert result.scored[4].extracted == "" and result.scored[0].extracted == "\\dfrac{1}{2}"
+    metrics = {k: m.value for k, m in result.metrics.items()}
+    ci95 = {k: list(m.ci95) for k, m in result.metrics.items()}
     assert metrics["accuracy"] == 5 / 8
     expected = {"Level 1": (2, 2), "Level 2": (1, 2), "Level 3": (1, 2), "Level 5": (1, 2)}
     assert {k for k in metrics if k.startswith("accuracy@")} == {f"accuracy@{k}" for k in expected}
     for level, (k, n) in expected.items():
         assert metrics[f"accuracy@{level}"] == k / n and ci95[f"accuracy@{level}"] == list(wilson(k, n))
-    assert result["breakdown"]["algebra"]["accuracy"] == 2 / 3 and result["breakdown"]["geometry"]["n"] == 2
+    assert result.breakdown["algebra"].value == 2 / 3 and result.breakdown["geometry"].n == 2
 
 
 def test_every_synthetic_answer_shape_is_judged_both_ways():
@@ -134,9 +132,9 @@ def test_every_synthetic_answer_shape_is_judged_both_ways():
     for column, expected in ((0, 1.0), (1, 0.0)):
         rows = [{"id": f"{subject}/level1/{i}", "gold": gold, "prediction": right_and_wrong(gold, i)[column],
                  "group": subject} for i, (subject, gold) in enumerate(golds)]
-        result = evaluators.evaluate(rows, EVAL_CFG, None)
-        assert [(r["gold"], r["prediction"]) for r in rows if r["correct"] != bool(expected)] == []
-        assert result["metrics"] == {"accuracy": expected, "accuracy@Level 1": expected}
+        result = score_rows(rows, EVAL_CFG)
+        assert [(r["gold"], r["prediction"]) for r, s in zip(rows, result.scored) if s.correct != bool(expected)] == []
+        assert {k: m.value for k, m in result.metrics.items()} == {"accuracy": expected, "accuracy@Level 1": expected}
 
 
 # -- loader ------------------------------------------------------------------------------------

@@ -9,17 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from compass import datasets, evaluators
-from compass.config import DatasetConfig, EvalCfg, _read_python_config, load_config
+from compass import datasets
+from compass.config import DatasetConfig, EvalCfg, read_python_config, load_config
 from compass.datasets import haystack
 from compass.datasets import needle as nd
 from compass.errors import CompassError
 from compass.schema import from_dict
-from compass.store import RunDir, recover_jsonl
-from helpers import REPO, compass, error_line, write_config
+from compass.records import Grid
+from compass.store import RunDir
+from helpers import REPO, compass, error_line, predictions_of, result_of, score_rows, scored_of, write_config
 
 NEEDLE_RE = re.compile(r"The secret code of the (\w+) vault is (\d+)\.")
-MINI = _read_python_config(REPO / "datasets_cfg" / "needle" / "needle_mini_gen.py")["needle_datasets"]
+MINI = read_python_config(REPO / "datasets_cfg" / "needle" / "needle_mini_gen.py")["needle_datasets"]
 
 
 def needle_dataset(tokenizer: Path, **grid) -> dict:
@@ -46,19 +47,19 @@ def test_mini_grid_end_to_end_with_heatmap(tmp_path, tiny_model):
     assert proc.returncode == 0, proc.stderr
     (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
     for ds, primary in (("needle-mini", "accuracy"), ("needle-multi3-mini", "score")):
-        result = json.loads((run / "results" / "tiny" / f"{ds}.json").read_text())
-        rows = recover_jsonl(run / "predictions" / "tiny" / f"{ds}.jsonl")
-        assert result["primary"] == primary and result["n"] == len(rows) == 3 * 3 * 2
-        grid = result["grid"]
-        assert grid["lengths"] == [128, 256, 512] and grid["depths"] == [0, 50, 100]
-        assert grid["n"] == [[2, 2, 2]] * 3
-        # Each cell is the mean outcome of its samples, as the prediction lines record them.
-        for i, length in enumerate(grid["lengths"]):
-            for j, depth in enumerate(grid["depths"]):
-                cell = [r for r in rows if r["id"].startswith(f"{length}/{depth}/")]
-                outcomes = [float(r["correct"] if primary == "accuracy" else r["score"]) for r in cell]
-                assert grid["score"][i][j] == pytest.approx(sum(outcomes) / 2)
-        assert all(NEEDLE_RE.search(r["prompt"]) for r in rows)
+        result = result_of(run, "tiny", ds)
+        rows = scored_of(run, "tiny", ds)
+        assert result.primary == primary and result.n == len(rows) == 3 * 3 * 2
+        grid = result.grids["needle"]
+        assert grid.lengths == [128, 256, 512] and grid.depths == [0, 50, 100]
+        assert grid.n == [[2, 2, 2]] * 3
+        # Each cell is the mean outcome of its samples, as the scored lines record them.
+        for i, length in enumerate(grid.lengths):
+            for j, depth in enumerate(grid.depths):
+                cell = [r for r in rows if r.id.startswith(f"{length}/{depth}/")]
+                outcomes = [float(r.correct if primary == "accuracy" else r.score) for r in cell]
+                assert grid.score[i][j] == pytest.approx(sum(outcomes) / 2)
+        assert all(NEEDLE_RE.search(r.prompt) for r in predictions_of(run, "tiny", ds))
     html = (run / "summary" / "summary.html").read_text()
     for ds in ("needle-mini", "needle-multi3-mini"):
         assert f"Needle in a haystack: {ds}" in html
@@ -177,23 +178,22 @@ def test_evaluator_builds_the_exact_grid(tmp_path):
             value = f"{length}{depth:03d}{i}"
             answer = f"The code is {value}." if i < k else f"The code is {value}9."  # a longer number is wrong
             rows.append(_row(f"{length}/{depth}/{i}", answer, value))
-    ctx = evaluators.EvalContext(RunDir(tmp_path), "m", "needle")
-    result = evaluators.evaluate(rows, from_dict(EvalCfg, {"evaluator": {"type": "needle"}}, "e"), ctx)
-    assert result["grid"] == {"lengths": [100, 200], "depths": [0.0, 50.0, 100.0],
-                              "score": [[1.0, 0.5, 0.0], [0.5, 1.0, 1.0]], "n": [[2, 2, 2], [2, 2, 2]]}
-    assert result["primary"] == "accuracy" and result["metrics"]["accuracy"] == 8 / 12
-    assert result["breakdown"]["100@50"]["accuracy"] == 0.5
-    assert "grid" not in result["metrics"]
+    result = score_rows(rows, from_dict(EvalCfg, {"evaluator": {"type": "needle"}}, "e"), RunDir(tmp_path))
+    assert result.grids["needle"] == Grid([100, 200], [0.0, 50.0, 100.0], [[1.0, 0.5, 0.0], [0.5, 1.0, 1.0]],
+                                          [[2, 2, 2], [2, 2, 2]])
+    assert result.primary == "accuracy" and result.metrics["accuracy"].value == 8 / 12
+    assert result.breakdown["100@50"].value == 0.5
+    assert set(result.metrics) == {"accuracy"}
 
     # Multi-needle: the fraction of values found, in any order; one cell left empty.
     multi = [_row("100/0/0", "7654321 and 1234567", ["1234567", "7654321"]),
              _row("100/0/1", "1,234,567", ["1234567", "7654321"]),
              _row("100/100/0", "nothing", ["1234567", "7654321"]),
              _row("300/100/0", "12345678 7654321", ["1234567", "7654321"])]
-    scored = evaluators.evaluate(multi, from_dict(EvalCfg, {"evaluator": {"type": "NeedleEvaluator"}}, "e"), ctx)
-    assert [r["score"] for r in multi] == [1.0, 0.5, 0.0, 0.5] and not any("correct" in r for r in multi)
-    assert scored["primary"] == "score" and scored["grid"] == {
-        "lengths": [100, 300], "depths": [0.0, 100.0], "score": [[0.75, 0.0], [None, 0.5]], "n": [[2, 1], [0, 1]]}
+    scored = score_rows(multi, from_dict(EvalCfg, {"evaluator": {"type": "NeedleEvaluator"}}, "e"), RunDir(tmp_path))
+    assert [r.score for r in scored.scored] == [1.0, 0.5, 0.0, 0.5] and all(r.correct is None for r in scored.scored)
+    assert scored.primary == "score" and scored.grids["needle"] == Grid(
+        [100, 300], [0.0, 100.0], [[0.75, 0.0], [None, 0.5]], [[2, 1], [0, 1]])
 
 
 @pytest.mark.parametrize("grid, message", [

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from compass.store import recover_jsonl
-from helpers import REPO, compass, gsm8k_dataset, mmlu_dataset, write_config
+from helpers import (REPO, compass, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of,
+                     write_config)
 
 
 def test_run_writes_the_contracted_files(tmp_path, mini_data, tiny_model):
@@ -18,21 +18,21 @@ def test_run_writes_the_contracted_files(tmp_path, mini_data, tiny_model):
     (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
     for model in ("tiny", "tiny-2"):
         for ds, n in (("mmlu-mini", 12), ("gsm8k-mini", 8)):
-            rows = recover_jsonl(run / "predictions" / model / f"{ds}.jsonl")
-            assert len(rows) == n
-            for row in rows:
-                assert {"id", "prompt", "prediction", "gold", "correct"} <= set(row)
-                assert isinstance(row["correct"], bool)
-            result = json.loads((run / "results" / model / f"{ds}.json").read_text())
-            k = sum(r["correct"] for r in rows)
-            assert result["n"] == n and result["metrics"]["accuracy"] == k / n
-            lo, hi = result["ci95"]["accuracy"]
+            predictions = predictions_of(run, model, ds)
+            scored = scored_of(run, model, ds)
+            assert len(predictions) == len(scored) == n
+            assert {p.id for p in predictions} == {r.id for r in scored}
+            assert all(isinstance(r.correct, bool) and r.score is None for r in scored)
+            result = result_of(run, model, ds)
+            k = sum(bool(r.correct) for r in scored)
+            assert result.n == n and result.metrics["accuracy"] == k / n
+            lo, hi = result.ci95["accuracy"]
             assert 0 <= lo <= k / n <= hi <= 1
-            assert result["config_hash"] and result["compass_version"]
-    mmlu = json.loads((run / "results" / "tiny" / "mmlu-mini.json").read_text())
-    assert set(mmlu["breakdown"]) == {"elementary_arithmetic", "unit_conversion"}
+            assert result.config_hash and result.compass_version
+    mmlu = result_of(run, "tiny", "mmlu-mini")
+    assert set(mmlu.breakdown) == {"elementary_arithmetic", "unit_conversion"}
     # Both models' runs are deterministic and identical (same weights): scores agree.
-    assert (json.loads((run / "results" / "tiny-2" / "mmlu-mini.json").read_text())["metrics"] == mmlu["metrics"])
+    assert result_of(run, "tiny-2", "mmlu-mini").metrics == mmlu.metrics
     text = (run / "summary" / "summary.txt").read_text()
     for name in ("mmlu-mini", "gsm8k-mini", "both", "tiny", "tiny-2"):
         assert name in text

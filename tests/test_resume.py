@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from compass.datasets.synthetic import write_gsm8k
-from compass.store import recover_jsonl
 from compass.tasks.infer import sent_ids
-from helpers import compass, gsm8k_dataset, mmlu_dataset, write_config
+from helpers import (compass, error_line, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of,
+                     write_config)
 
 
 def _complete_lines(path: Path) -> list[dict]:
@@ -64,22 +64,22 @@ def test_sigkill_mid_dataset_then_resume(tmp_path, mini_data, tiny_model):
     sent_after = sent_ids(events)[sent_before:]
     assert sent_after, "the resumed worker must have predicted the rest"
     assert not finished_ids & set(sent_after), "a finished sample was sent to the model again"
-    rows = recover_jsonl(preds)
-    assert len(rows) == 40 and len({r["id"] for r in rows}) == 40 and "torn" not in {r["id"] for r in rows}
-    for row in rows:
-        assert {"id", "prompt", "prediction", "gold", "correct"} <= set(row)
+    rows = predictions_of(run, "tiny", "gsm8k-mini")
+    assert len(rows) == 40 and len({r.id for r in rows}) == 40
+    assert len(scored_of(run, "tiny", "gsm8k-mini")) == 40
+    quarantined = preds.with_name("gsm8k-mini.quarantine.jsonl").read_text()
+    assert '{\\"id\\": \\"torn\\"' in quarantined  # the torn line is kept aside, not lost
 
     # 3. Same predictions and results as a run that was never interrupted.
     clean = compass("run", str(cfg), "-w", str(tmp_path / "clean"), cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
     clean_run = _run_dir(tmp_path / "clean")
     for ds in ("mmlu-mini", "gsm8k-mini"):
-        a = {r["id"]: r["prediction"] for r in recover_jsonl(run / "predictions" / "tiny" / f"{ds}.jsonl")}
-        b = {r["id"]: r["prediction"] for r in recover_jsonl(clean_run / "predictions" / "tiny" / f"{ds}.jsonl")}
+        a = {r.id: r.prediction for r in predictions_of(run, "tiny", ds)}
+        b = {r.id: r.prediction for r in predictions_of(clean_run, "tiny", ds)}
         assert a == b, ds
-        ra = json.loads((run / "results" / "tiny" / f"{ds}.json").read_text())
-        rb = json.loads((clean_run / "results" / "tiny" / f"{ds}.json").read_text())
-        assert (ra["metrics"], ra["ci95"], ra["n"]) == (rb["metrics"], rb["ci95"], rb["n"])
+        ra, rb = result_of(run, "tiny", ds), result_of(clean_run, "tiny", ds)
+        assert (ra.metrics, ra.ci95, ra.n) == (rb.metrics, rb.ci95, rb.n)
 
     # 4. Changing only the evaluation re-scores the run with no model call at all.
     datasets[1]["eval_cfg"] = dict(evaluator=dict(type="AccEvaluator"), pred_postprocessor=dict(type="none"))
@@ -90,8 +90,8 @@ def test_sigkill_mid_dataset_then_resume(tmp_path, mini_data, tiny_model):
     assert rescored.returncode == 0, rescored.stderr
     assert len(sent_ids(events)) == n_events
     assert (run / "logs" / "infer" / "tiny.log").read_text() == log_before  # no worker even started
-    rows = recover_jsonl(preds)
-    assert all(r["extracted"] == r["prediction"].strip() for r in rows)
+    predictions = {p.id: p.prediction for p in predictions_of(run, "tiny", "gsm8k-mini")}
+    assert all(r.extracted == predictions[r.id].strip() for r in scored_of(run, "tiny", "gsm8k-mini"))
 
 
 def test_resume_refuses_predictions_from_another_prompt(tmp_path, mini_data, tiny_model):
@@ -101,9 +101,13 @@ def test_resume_refuses_predictions_from_another_prompt(tmp_path, mini_data, tin
     changed = mmlu_dataset(mini_data["mmlu"])
     changed["infer_cfg"]["prompt_template"]["begin"] = "New instructions.\n"
     write_config(tmp_path / "cfg.py", models, [changed])
+    before = {p.name: p.read_bytes() for p in (tmp_path / "outputs" / "cfg").rglob("*") if p.is_file() and p.name != ".lock"}
     proc = compass("run", str(cfg), "-r", cwd=tmp_path)
-    assert proc.returncode == 1
-    assert "predictions were made with a different model or prompt config" in proc.stderr
+    assert proc.returncode == 2
+    assert "predictions were made with a different model or prompt config" in error_line(proc)
+    assert "accuracy" not in proc.stdout  # no leaderboard after a refusal
+    after = {p.name: p.read_bytes() for p in (tmp_path / "outputs" / "cfg").rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before  # the refused config was written nowhere
     # A batch-size change is speed only: resuming with it is fine and predicts nothing new.
     models[0]["batch_size"] = 3
     write_config(tmp_path / "cfg.py", models, [mmlu_dataset(mini_data["mmlu"])])

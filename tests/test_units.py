@@ -7,9 +7,10 @@ import pytest
 from scipy.stats import binomtest
 
 from compass.evaluators.postprocess import first_capital, last_number
-from compass.evaluators.stats import bootstrap_mean, wilson
+from compass.stats.intervals import bootstrap_mean, wilson
 from compass.runners.local import Job, last_error_line, python_module, run_jobs
-from compass.store import JsonlAppender, recover_jsonl, write_json_atomic
+from compass.store import write_json_atomic
+from helpers import score_rows
 
 
 @pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (57, 200), (1, 1)])
@@ -41,17 +42,6 @@ def test_first_capital(text, expected):
     assert first_capital(text) == expected
 
 
-def test_recover_jsonl_cuts_a_torn_tail(tmp_path):
-    path = tmp_path / "p.jsonl"
-    with JsonlAppender(path) as out:
-        out.append([{"id": "1"}, {"id": "2"}])
-    good = path.read_bytes()
-    path.write_bytes(good + b'{"id": "3", "predi')
-    assert [r["id"] for r in recover_jsonl(path)] == ["1", "2"]
-    assert path.read_bytes() == good  # the next append starts on a clean line
-    assert recover_jsonl(tmp_path / "missing.jsonl") == []
-
-
 def test_atomic_json_leaves_no_temp_files(tmp_path):
     write_json_atomic(tmp_path / "r.json", {"a": 1})
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1}
@@ -80,22 +70,23 @@ def test_runner_refuses_jobs_needing_more_gpus_than_exist(tmp_path, monkeypatch)
 
 def test_evaluate_binary_and_grouped_outcomes():
     from compass.config import EvalCfg, EvaluatorCfg
-    from compass.evaluators import evaluate
 
     rows = [{"id": str(i), "prediction": p, "gold": g, "group": grp}
             for i, (p, g, grp) in enumerate([("A", "A", "x"), ("B", "A", "x"), ("C", "C", "y"), (" D ", "D", "y")])]
-    out = evaluate(rows, EvalCfg(EvaluatorCfg("accuracy")), None)
-    assert [r["correct"] for r in rows] == [True, False, True, True]
-    assert out["primary"] == "accuracy" and out["metrics"]["accuracy"] == 0.75
-    assert out["breakdown"]["x"]["accuracy"] == 0.5 and out["breakdown"]["y"]["n"] == 2
-    assert out["ci95"]["accuracy"] == list(wilson(3, 4))
+    out = score_rows(rows, EvalCfg(EvaluatorCfg("accuracy")))
+    assert [r.correct for r in out.scored] == [True, False, True, True]
+    assert out.primary == "accuracy" and out.metrics["accuracy"].value == 0.75
+    assert out.breakdown["x"].value == 0.5 and out.breakdown["y"].n == 2
+    assert out.metrics["accuracy"].ci95 == wilson(3, 4)
 
 
 def test_continuous_scores_get_a_bootstrap_interval():
-    from compass.evaluators import outcome_metric
+    from compass.evaluators.scoring import outcome_metric
+    from compass.records import Scored
 
-    name, value, (lo, hi) = outcome_metric([{"score": s} for s in (0.0, 0.5, 1.0, 1.0)])
-    assert name == "score" and value == 0.625 and lo < value < hi
+    name, metric = outcome_metric([Scored(str(i), "x", "", score=s) for i, s in enumerate((0.0, 0.5, 1.0, 1.0))], "w")
+    lo, hi = metric.ci95
+    assert name == "score" and metric.value == 0.625 and lo < metric.value < hi
 
 
 def test_group_interval_is_never_degenerate():

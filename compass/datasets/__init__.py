@@ -1,34 +1,40 @@
-"""Dataset loaders, one module per benchmark family. ``load`` picks one by canonical type."""
+"""Dataset loaders by the names configs use: ``DATASETS`` maps a canonical ``type`` to a function
+``load(cfg) -> LoadedDataset``; ``DATASET_ALIASES`` accepts OpenCompass's class names. ``load`` applies
+``reader_cfg`` (columns check, ``test_range``) on top."""
 from __future__ import annotations
 
-import importlib
+from typing import Callable
 
 from compass.config import DatasetConfig, parse_range
+from compass.datasets import ceval, custom, gsm8k, humaneval, math_dataset, mmlu, needle, subjective
 from compass.datasets.base import LoadedDataset, Sample
 from compass.errors import CompassError
 
 
-# Canonical dataset type (see compass.config.DATASET_TYPES) -> the module with its ``load``.
-FAMILIES = {"mmlu": "compass.datasets.mmlu", "gsm8k": "compass.datasets.gsm8k",
-            "subjective": "compass.datasets.subjective",
-            "humaneval": "compass.datasets.humaneval",
-            "ceval": "compass.datasets.ceval", "math": "compass.datasets.math_dataset"}
+def _splits(cfg: DatasetConfig) -> tuple[str, str]:
+    return cfg.reader_cfg.train_split, cfg.reader_cfg.test_split
+
+
+# Benchmark families read their official layout from ``path``; custom and needle are defined by the config.
+DATASETS: dict[str, Callable[[DatasetConfig], LoadedDataset]] = {
+    "mmlu": lambda cfg: mmlu.load(cfg.path, cfg.name, *_splits(cfg)),
+    "ceval": lambda cfg: ceval.load(cfg.path, cfg.name, *_splits(cfg)),
+    "gsm8k": lambda cfg: gsm8k.load(cfg.path, cfg.name, *_splits(cfg)),
+    "math": lambda cfg: math_dataset.load(cfg.path, cfg.name, *_splits(cfg)),
+    "humaneval": lambda cfg: humaneval.load(cfg.path, cfg.name, *_splits(cfg)),
+    "subjective": lambda cfg: subjective.load(cfg.path, cfg.name, *_splits(cfg)),
+    "custom": custom.load_custom,
+    "needle": needle.load_needle,
+}
+DATASET_ALIASES = {"MMLUDataset": "mmlu", "GSM8KDataset": "gsm8k", "SubjectiveDataset": "subjective",
+                   "CustomDataset": "custom", "HumanevalDataset": "humaneval", "HumanEvalDataset": "humaneval",
+                   "CEvalDataset": "ceval", "MATHDataset": "math", "NeedleDataset": "needle"}
 
 
 def load(cfg: DatasetConfig) -> LoadedDataset:
     """Load a dataset as configured, with ``reader_cfg.test_range`` applied."""
     reader = cfg.reader_cfg
-    if cfg.type == "custom":  # defined by the config's columns rather than by a benchmark's layout
-        from compass.datasets.custom import load_custom
-
-        data = load_custom(cfg)
-    elif cfg.type == "needle":  # generated from needle_cfg's grid and tokenizer, not read from a layout
-        from compass.datasets.needle import load_needle
-
-        data = load_needle(cfg)
-    else:
-        family = importlib.import_module(FAMILIES[cfg.type])  # config validation rejects unknown types
-        data = family.load(cfg.path, cfg.name, reader.train_split, reader.test_split)
+    data = DATASETS[cfg.type](cfg)  # config validation made cfg.type a key of DATASETS
     for column in reader.input_columns or []:
         for sample in data.test[:1] + data.fewshot[:1]:
             if column not in sample.fields:
@@ -39,4 +45,4 @@ def load(cfg: DatasetConfig) -> LoadedDataset:
     return data
 
 
-__all__ = ["LoadedDataset", "Sample", "load"]
+__all__ = ["DATASETS", "DATASET_ALIASES", "LoadedDataset", "Sample", "load"]

@@ -14,6 +14,7 @@ class Sample:
     fields: dict[str, str]  # the columns prompt templates may use
     gold: str | dict | list  # dict: HumanEval's tests and entry point; list: several needles
     group: str | None = None  # e.g. MMLU subject: few-shot examples and CIs respect it
+    cluster: str | None = None  # samples sharing one are not independent (e.g. one passage): the gate pairs by it
 
 
 @dataclass

@@ -1,88 +1,83 @@
-"""Evaluators: per-sample outcomes from extracted answers, then metrics with 95% CIs.
+"""Evaluators and answer extractors, by the names configs use.
 
-An evaluator is a function ``judge(rows, cfg, ctx) -> dict`` that sets, on every prediction row,
-either ``correct`` (bool) or ``score`` (float in [0, 1]), and returns any extra metrics as
-``{name: (value, [lo, hi])}`` (e.g. pass@k); the key ``"grid"`` is no metric but a table copied into
-the result as is (the needle evaluator's length × depth scores). The tables below are the whole registry: a config's
-``type`` name maps to a module and function here and nowhere else.
+The two tables below are the whole mapping from a config's ``type`` to code; the alias tables next
+to them accept OpenCompass's class names. Config validation reads them (``compass.config``), and
+``compass.evaluators.scoring`` calls them. Entries whose implementation imports something slow
+(sympy, the sandbox) go through a small function that imports it when first called, so loading a
+config stays fast.
 """
 from __future__ import annotations
 
-import importlib
-from collections import defaultdict
-from dataclasses import dataclass
 from typing import Callable
 
-from compass.config import EvalCfg
-from compass.evaluators.stats import bootstrap_mean, wilson
-from compass.store import RunDir
+from compass.config import EvaluatorCfg
+from compass.evaluators import accuracy, needle, postprocess
+from compass.evaluators.base import Answer, EvalContext, Evaluation, Evaluator, Metric, Outcome
 
-EVALUATORS = {
-    "accuracy": "compass.evaluators.accuracy:exact_match",
-    "numeric_match": "compass.evaluators.accuracy:numeric_match",
-    "judge_single": "compass.evaluators.judge:judge_single",
-    "judge_pairwise": "compass.evaluators.judge:judge_pairwise",
-    "code_exec": "compass.evaluators.code_exec:humaneval",
-    "math_equiv": "compass.evaluators.math_judge:math_equiv",
-    "needle": "compass.evaluators.needle:needle",
+
+def _judge_single(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
+    from compass.evaluators.judge import judge_single
+
+    return judge_single(answers, cfg, ctx)
+
+
+def _judge_pairwise(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
+    from compass.evaluators.judge import judge_pairwise
+
+    return judge_pairwise(answers, cfg, ctx)
+
+
+def _math_equiv(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
+    from compass.evaluators.math_judge import math_equiv
+
+    return math_equiv(answers, cfg, ctx)
+
+
+def _code_exec(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
+    # TODO(issue 12): code_exec.py is being reworked; until then its row-dict function is adapted here.
+    from compass.config import EvalCfg
+    from compass.evaluators.code_exec import humaneval
+
+    rows = [{"id": a.prediction.id, "gold": a.prediction.gold, "prediction": a.prediction.prediction,
+             "extracted": a.extracted} for a in answers]
+    extra = humaneval(rows, EvalCfg(cfg), ctx)
+    outcomes = [Outcome(correct=r.get("correct"), score=r.get("score") if "correct" not in r else None,
+                        details={"passed": r["passed"], "exec": r["exec"]}) for r in rows]
+    return Evaluation(outcomes, {k: Metric(v, (ci[0], ci[1])) for k, (v, ci) in extra.items()})
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    "accuracy": accuracy.exact_match,
+    "numeric_match": accuracy.numeric_match,
+    "judge_single": _judge_single,
+    "judge_pairwise": _judge_pairwise,
+    "code_exec": _code_exec,
+    "math_equiv": _math_equiv,
+    "needle": needle.needle,
 }
-POSTPROCESSORS = {
-    "first_capital": "compass.evaluators.postprocess:first_capital",
-    "last_number": "compass.evaluators.postprocess:last_number",
-    "none": "compass.evaluators.postprocess:strip",
-    "humaneval": "compass.evaluators.postprocess:humaneval_completion",
-    "option_letter": "compass.evaluators.postprocess:option_letter",
-    "math_answer": "compass.evaluators.math_judge:answer",
+EVALUATOR_ALIASES = {"AccEvaluator": "accuracy", "JudgeSingleEvaluator": "judge_single",
+                     "JudgePairwiseEvaluator": "judge_pairwise", "Gsm8kEvaluator": "numeric_match",
+                     "NumericMatchEvaluator": "numeric_match", "HumanEvalEvaluator": "code_exec",
+                     "HumanEvaluator": "code_exec", "MATHEvaluator": "math_equiv", "NeedleEvaluator": "needle"}
+
+
+def _math_answer(text: str) -> str:
+    from compass.evaluators.math_judge import answer
+
+    return answer(text)
+
+
+POSTPROCESSORS: dict[str, Callable[[str], str]] = {
+    "none": postprocess.strip,
+    "first_capital": postprocess.first_capital,
+    "last_number": postprocess.last_number,
+    "humaneval": postprocess.humaneval_completion,
+    "option_letter": postprocess.option_letter,
+    "math_answer": _math_answer,
 }
+POSTPROCESSOR_ALIASES = {"first_option": "first_capital", "gsm8k": "last_number",
+                         "humaneval_postprocess": "humaneval", "humaneval_postprocess_v2": "humaneval",
+                         "first_option_postprocess": "option_letter", "math_postprocess": "math_answer"}
 
-
-@dataclass(frozen=True)
-class EvalContext:
-    """Where the rows come from, for evaluators that need more than the rows (a judge's cache,
-    a baseline model's predictions in the same run)."""
-
-    run_dir: RunDir
-    model: str
-    dataset: str
-
-
-def resolve(table: dict[str, str], name: str) -> Callable:
-    module, function = table[name].split(":")
-    return getattr(importlib.import_module(module), function)
-
-
-def evaluate(rows: list[dict], cfg: EvalCfg, ctx: EvalContext) -> dict:
-    """Mark every row and return ``metrics``, ``ci95``, ``primary`` and a per-group ``breakdown``."""
-    extract = resolve(POSTPROCESSORS, cfg.pred_postprocessor.type if cfg.pred_postprocessor else "none")
-    for row in rows:
-        prediction = row["prediction"]
-        row["extracted"] = [extract(str(p)) for p in prediction] if isinstance(prediction, list) else extract(str(prediction))
-    extra = resolve(EVALUATORS, cfg.evaluator.type)(rows, cfg, ctx)
-    # Not a metric: a structured table (needle: length x depth scores), stored in the result as is.
-    grid = extra.pop("grid", None)
-    primary, value, ci = outcome_metric(rows)
-    metrics, ci95 = {primary: value}, {primary: ci}
-    for name, (v, interval) in extra.items():
-        metrics[name], ci95[name] = v, list(interval)
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        if row.get("group") is not None:
-            groups[str(row["group"])].append(row)
-    breakdown = {}
-    for group, members in sorted(groups.items()):
-        _, v, interval = outcome_metric(members)
-        breakdown[group] = {"n": len(members), primary: v, "ci95": interval}
-    result = {"primary": primary, "metrics": metrics, "ci95": ci95, "breakdown": breakdown}
-    if grid is not None:
-        result["grid"] = grid
-    return result
-
-
-def outcome_metric(rows: list[dict]) -> tuple[str, float, list[float]]:
-    """Accuracy with a Wilson interval for binary outcomes, else mean score with a bootstrap one."""
-    if rows and all("correct" in r for r in rows):
-        k, n = sum(bool(r["correct"]) for r in rows), len(rows)
-        return "accuracy", k / n, list(wilson(k, n))
-    scores = [float(r["score"]) for r in rows]
-    mean = sum(scores) / len(scores) if scores else 0.0
-    return "score", mean, list(bootstrap_mean(scores))
+__all__ = ["EVALUATORS", "EVALUATOR_ALIASES", "POSTPROCESSORS", "POSTPROCESSOR_ALIASES",
+           "Answer", "EvalContext", "Evaluation", "Evaluator", "Metric", "Outcome"]

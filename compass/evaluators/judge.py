@@ -14,18 +14,21 @@ judge only what it has not answered yet, and a torn last line is discarded.
 """
 from __future__ import annotations
 
+import logging
 import re
-import sys
 from dataclasses import replace
-from typing import Callable
 
-from compass.config import EvalCfg, ModelConfig, stable_hash
+from compass import records
+from compass.config import EvaluatorCfg, ModelConfig, stable_hash
 from compass.errors import CompassError
-from compass.evaluators import POSTPROCESSORS, EvalContext, resolve
-from compass.evaluators.stats import bootstrap_mean, wilson
+from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
 from compass.models.base import GenerateRequest
 from compass.prompts.judge_templates import compile_template
-from compass.store import JsonlAppender, read_json, recover_jsonl
+from compass.records import Judgment, Prediction
+from compass.resume import read_complete
+from compass.stats.intervals import bootstrap_mean, wilson
+
+log = logging.getLogger(__name__)
 
 # Judge settings that change how judgments are fetched, never what they say: kept out of the cache
 # key, so a moved server or another concurrency keeps every cached judgment.
@@ -35,25 +38,24 @@ OUTCOME_SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
 
 # -- single-answer grading ------------------------------------------------------------------------
-def judge_single(rows: list[dict], cfg: EvalCfg, ctx: EvalContext) -> dict:
-    ev = cfg.evaluator
+def judge_single(answers: list[Answer], ev: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
     lo, hi = ev.rating_range
     template = compile_template(ev.judge_template, "judge_single", f"{ctx.dataset}: eval_cfg.evaluator.judge_template")
-    extract = _extractor(cfg)
-    prompts = [(row["id"], template.render(question=row["prompt"], answer=_answer(row, extract),
-                                           reference=_reference(row), lo=f"{lo:g}", hi=f"{hi:g}")) for row in rows]
-    judgments = JudgmentCache(ctx, ev.judge).ask(prompts)
-    ratings = []
-    for row, text in zip(rows, judgments):
+    prompts = [(a.prediction.id, template.render(question=a.prediction.prompt, answer=a.first,
+                                                 reference=_reference(a.prediction), lo=f"{lo:g}", hi=f"{hi:g}"))
+               for a in answers]
+    judgments = JudgmentCache(ctx, _judge(ev)).ask(prompts)
+    ratings, outcomes = [], []
+    for text in judgments:
         rating = parse_rating(text, lo, hi)
-        row["judgment"], row["rating"] = text, rating
-        row["score"] = ev.unparseable_score if rating is None else (rating - lo) / (hi - lo)
+        score = ev.unparseable_score if rating is None else (rating - lo) / (hi - lo)
+        outcomes.append(Outcome(score=score, details={"judgment": text, "rating": rating}))
         if rating is not None:
             ratings.append(rating)
-    metrics = _unparseable(len(rows) - len(ratings), len(rows))
+    metrics = _unparseable(len(answers) - len(ratings), len(answers))
     if ratings:  # on the judge's own scale, readable judgments only
-        metrics["rating"] = (sum(ratings) / len(ratings), list(bootstrap_mean(ratings)))
-    return metrics
+        metrics["rating"] = Metric(sum(ratings) / len(ratings), bootstrap_mean(ratings))
+    return Evaluation(outcomes, metrics)
 
 
 _NUM = r"(-?\d+(?:\.\d+)?)"
@@ -82,27 +84,26 @@ def parse_rating(text: str, lo: float, hi: float) -> float | None:
 
 
 # -- pairwise comparison ----------------------------------------------------------------------------
-def judge_pairwise(rows: list[dict], cfg: EvalCfg, ctx: EvalContext) -> dict:
-    ev = cfg.evaluator
-    extract = _extractor(cfg)
+def judge_pairwise(answers: list[Answer], ev: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
     if ctx.model == ev.baseline:  # the baseline against itself: a tie by definition, no judge call
-        for row in rows:
-            row["outcome"], row["score"] = "tie", OUTCOME_SCORE["tie"]
-        return _outcome_rates(rows)
-    baseline = _baseline_answers(ctx, ev.baseline, rows, extract)
+        return Evaluation([Outcome(score=OUTCOME_SCORE["tie"], details={"outcome": "tie"}) for _ in answers],
+                          _outcome_rates(["tie"] * len(answers)))
+    assert ev.baseline is not None  # config validation requires it
+    baseline = _baseline_answers(ctx, ev.baseline, answers)
     template = compile_template(ev.judge_template, "judge_pairwise", f"{ctx.dataset}: eval_cfg.evaluator.judge_template")
     prompts = []
-    for row in rows:
-        ours, theirs = _answer(row, extract), baseline[row["id"]]
+    for a in answers:
+        ours, theirs = a.first, baseline[a.prediction.id]
         orders = [(ours, theirs), (theirs, ours)] if ev.swap else [(ours, theirs)]
-        prompts += [(row["id"], template.render(question=row["prompt"], answer_a=a, answer_b=b,
-                                                reference=_reference(row))) for a, b in orders]
-    judgments = JudgmentCache(ctx, ev.judge).ask(prompts)
+        prompts += [(a.prediction.id, template.render(question=a.prediction.prompt, answer_a=x, answer_b=y,
+                                                      reference=_reference(a.prediction))) for x, y in orders]
+    judgments = JudgmentCache(ctx, _judge(ev)).ask(prompts)
     per_row = 2 if ev.swap else 1
     # Verdicts from the evaluated model's side: in the first order it is A, in the swapped one B.
     sides = [{"A": "win", "B": "loss", "tie": "tie"}, {"A": "loss", "B": "win", "tie": "tie"}]
     unreadable = consistent = both_read = first_picked = picked = 0
-    for k, row in enumerate(rows):
+    outcomes, decided = [], []
+    for k in range(len(answers)):
         texts = judgments[k * per_row:(k + 1) * per_row]
         letters = [parse_verdict(t) for t in texts]
         views = [sides[i].get(letter) if letter else None for i, letter in enumerate(letters)]
@@ -114,16 +115,17 @@ def judge_pairwise(rows: list[dict], cfg: EvalCfg, ctx: EvalContext) -> dict:
         picked += letters.count("A") + letters.count("B")
         # Disagreeing orders (win/loss, or win/tie) and unreadable verdicts make a tie.
         agreed = views[0] is not None and all(v == views[0] for v in views)
-        row["judgments"], row["verdicts"] = texts, views
-        row["outcome"] = views[0] if agreed else "tie"
-        row["score"] = OUTCOME_SCORE[row["outcome"]]
-    metrics = _outcome_rates(rows)
+        outcome = views[0] if agreed and views[0] is not None else "tie"
+        decided.append(outcome)
+        outcomes.append(Outcome(score=OUTCOME_SCORE[outcome],
+                                details={"judgments": texts, "verdicts": views, "outcome": outcome}))
+    metrics = _outcome_rates(decided)
     if ev.swap and both_read:  # how often the verdict survives swapping the positions
-        metrics["position_consistency"] = (consistent / both_read, list(wilson(consistent, both_read)))
+        metrics["position_consistency"] = Metric(consistent / both_read, wilson(consistent, both_read))
     if ev.swap and picked:  # 0.5 for a judge without position bias (the answers appear once in each place)
-        metrics["first_position_rate"] = (first_picked / picked, list(wilson(first_picked, picked)))
+        metrics["first_position_rate"] = Metric(first_picked / picked, wilson(first_picked, picked))
     metrics.update(_unparseable(unreadable, len(judgments)))
-    return metrics
+    return Evaluation(outcomes, metrics)
 
 
 _VERDICT_BRACKETS = re.compile(r"\[\[\s*(A|B|C|(?i:tie))\s*\]\]")
@@ -144,23 +146,28 @@ def parse_verdict(text: str) -> str | None:
     return None
 
 
-def _outcome_rates(rows: list[dict]) -> dict:
-    n = len(rows)
-    counts = {o: sum(r["outcome"] == o for r in rows) for o in OUTCOME_SCORE}
-    return {f"{o}_rate": (k / n if n else 0.0, list(wilson(k, n))) for o, k in counts.items()}
+def _outcome_rates(outcomes: list[str]) -> dict[str, Metric]:
+    n = len(outcomes)
+    counts = {o: outcomes.count(o) for o in OUTCOME_SCORE}
+    return {f"{o}_rate": Metric(k / n if n else 0.0, wilson(k, n)) for o, k in counts.items()}
 
 
-def _baseline_answers(ctx: EvalContext, baseline: str, rows: list[dict], extract: Callable) -> dict[str, str]:
-    path, meta = ctx.run_dir.predictions(baseline, ctx.dataset), ctx.run_dir.prediction_meta(baseline, ctx.dataset)
-    if not meta.exists() or not read_json(meta).get("complete"):
-        raise CompassError(f"{path}: no complete predictions of the baseline model {baseline!r} for "
-                           f"{ctx.dataset!r} in this run (it must be one of the run's models, and its inference must finish)")
-    answers = {str(r["id"]): _answer(r, extract) for r in recover_jsonl(path)}
-    missing = [r["id"] for r in rows if r["id"] not in answers]
+def _baseline_answers(ctx: EvalContext, baseline: str, answers: list[Answer]) -> dict[str, str]:
+    """The baseline model's answers to the same samples, from its predictions in this run, extracted
+    by the same postprocessor."""
+
+    path = ctx.run_dir.predictions(baseline, ctx.dataset)
+    try:
+        theirs = {p.id: ctx.extract(p.prediction[0] if isinstance(p.prediction, list) else p.prediction)
+                  for p in read_complete(ctx.run_dir, baseline, ctx.dataset)}
+    except CompassError as exc:
+        raise CompassError(f"baseline model {baseline!r} (it must be one of the run's models, and its inference "
+                           f"must finish): {exc}") from None
+    missing = [a.prediction.id for a in answers if a.prediction.id not in theirs]
     if missing:
         raise CompassError(f"{path}: the baseline {baseline!r} has no prediction for {len(missing)} sample(s) "
                            f"of {ctx.model!r}, e.g. id {missing[0]!r}")
-    return answers
+    return theirs
 
 
 # -- shared -----------------------------------------------------------------------------------------
@@ -168,7 +175,7 @@ class JudgmentCache:
     """The judge's answers on disk, by key; only prompts without one reach the judge."""
 
     def __init__(self, ctx: EvalContext, judge: ModelConfig):
-        self.path = ctx.run_dir.root / "judgments" / ctx.model / f"{ctx.dataset}.jsonl"
+        self.path = ctx.run_dir.judgments(ctx.model, ctx.dataset)
         self.judge = judge
         self.identity = replace(judge, **_TRANSPORT_ONLY)
 
@@ -177,14 +184,14 @@ class JudgmentCache:
 
     def ask(self, prompts: list[tuple[str, str]]) -> list[str]:
         """Judgments of (sample id, prompt) pairs, in order; each distinct prompt is asked once."""
-        cached = {row["key"]: row["judgment"] for row in recover_jsonl(self.path)}
+        cached = {j.key: j.judgment for j in records.read_log(self.path, Judgment).records}
         keys = [self.key(prompt) for _, prompt in prompts]
         todo: dict[str, tuple[str, str]] = {}
         for key, item in zip(keys, prompts):
             if key not in cached:
                 todo.setdefault(key, item)
-        print(f"[judge] {self.path.parent.name}/{self.path.stem}: {len(set(keys)) - len(todo)} judgments cached, "
-              f"{len(todo)} to ask {self.judge.abbr}", file=sys.stderr, flush=True)
+        log.info("[judge] %s/%s: %d judgments cached, %d to ask %s", self.path.parent.name, self.path.stem,
+                 len(set(keys)) - len(todo), len(todo), self.judge.abbr)
         if todo:
             self._fetch(list(todo.items()), cached)
         return [cached[key] for key in keys]
@@ -194,29 +201,23 @@ class JudgmentCache:
 
         judge = models.build(self.judge)
         size = self.judge.batch_size  # a killed evaluation loses at most one batch of judgments
-        with JsonlAppender(self.path) as out:
+        with records.Appender(self.path) as out:
             for start in range(0, len(todo), size):
                 batch = todo[start:start + size]
                 texts = judge.generate([GenerateRequest(prompt, self.judge.max_out_len) for _, (_, prompt) in batch])
-                out.append([{"key": key, "id": sid, "prompt": prompt, "judgment": text}
-                            for (key, (sid, prompt)), text in zip(batch, texts)])
+                out.append([Judgment(key, text, sid, prompt) for (key, (sid, prompt)), text in zip(batch, texts)])
                 cached.update((key, text) for (key, _), text in zip(batch, texts))
 
 
-def _extractor(cfg: EvalCfg) -> Callable[[str], str]:
-    return resolve(POSTPROCESSORS, cfg.pred_postprocessor.type if cfg.pred_postprocessor else "none")
+def _judge(ev: EvaluatorCfg) -> ModelConfig:
+    assert isinstance(ev.judge, ModelConfig)  # config validation reads the dict into a ModelConfig
+    return ev.judge
 
 
-def _answer(row: dict, extract: Callable[[str], str]) -> str:
-    """The text judged: the prediction (the first, if several were sampled) after the postprocessor."""
-    prediction = row["prediction"]
-    return extract(str(prediction[0] if isinstance(prediction, list) and prediction else prediction))
+def _reference(prediction: Prediction) -> str:
+    return str(prediction.gold or "")
 
 
-def _reference(row: dict) -> str:
-    return str(row.get("gold") or "")
-
-
-def _unparseable(k: int, n: int) -> dict:
+def _unparseable(k: int, n: int) -> dict[str, Metric]:
     """Judgments with no readable rating or verdict: the count (exact, hence its own interval) and the rate."""
-    return {"unparseable": (k, [k, k]), "unparseable_rate": (k / n if n else 0.0, list(wilson(k, n)))}
+    return {"unparseable": Metric(k, (k, k)), "unparseable_rate": Metric(k / n if n else 0.0, wilson(k, n))}

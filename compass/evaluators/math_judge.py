@@ -1,6 +1,6 @@
 """MATH judging: a sample is correct when its extracted answer is equivalent to the gold answer.
 
-Equivalence is :func:`compass.evaluators.math_equiv.is_equiv` (normalised strings, then a time-bounded
+Equivalence is :func:`compass.evaluators.math.equiv.is_equiv` (normalised strings, then a time-bounded
 symbolic check). The generic breakdown is per subject (the samples' group); this judge adds accuracy per
 difficulty level as extra metrics ``accuracy@Level N``, each with its Wilson interval. The level comes
 from the sample id (see :func:`compass.datasets.math_dataset.level_of`), so re-scoring needs only the
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from compass.config import EvalCfg
+from compass.config import EvaluatorCfg
 from compass.datasets.math_dataset import level_of
+from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
 from compass.evaluators.math_equiv import DEFAULT_TIMEOUT, extract_answer, is_equiv
-from compass.evaluators.stats import wilson
+from compass.stats.intervals import wilson
 
 
 def answer(text: str) -> str:
@@ -21,14 +22,17 @@ def answer(text: str) -> str:
     return extract_answer(text) or ""
 
 
-def math_equiv(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
-    # evaluator.timeout_s bounds each symbolic check, so one pathological answer cannot stall a run.
-    timeout = cfg.evaluator.timeout_s or DEFAULT_TIMEOUT
+def math_equiv(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
+    # timeout_s bounds each symbolic check, so one pathological answer cannot stall a run.
+    timeout = cfg.timeout_s or DEFAULT_TIMEOUT
     by_level: dict[str, list[bool]] = defaultdict(list)
-    for row in rows:
-        row["correct"] = is_equiv(str(row["extracted"]) or None, str(row["gold"]), timeout=timeout)
-        level = level_of(str(row["id"]))
+    outcomes = []
+    for a in answers:
+        correct = is_equiv(a.first or None, str(a.prediction.gold), timeout=timeout)
+        outcomes.append(Outcome(correct=correct))
+        level = level_of(a.prediction.id)
         if level is not None:
-            by_level[level].append(row["correct"])
-    return {f"accuracy@{level}": (sum(outcomes) / len(outcomes), wilson(sum(outcomes), len(outcomes)))
-            for level, outcomes in sorted(by_level.items())}
+            by_level[level].append(correct)
+    metrics = {f"accuracy@{level}": Metric(sum(v) / len(v), wilson(sum(v), len(v)))
+               for level, v in sorted(by_level.items())}
+    return Evaluation(outcomes, metrics)

@@ -1,6 +1,21 @@
-"""Inferencers turn prompted samples into prediction lines, one module per way of asking a model."""
+"""Inferencers turn prompted samples into what the model answered, one module per way of asking.
+
+Each takes ``(model, items, cfg, max_out_len)`` and returns one :class:`Inferred` per item; the
+inference worker turns them into prediction records. A backend that finished only part of a batch
+raises :class:`compass.errors.PartialResults`; the inferencer re-raises it with the finished items'
+``Inferred`` values, so the worker keeps them.
+"""
 from __future__ import annotations
 
-from compass.inferencers import generate, loglikelihood
+from typing import Callable
 
-INFERENCERS = {"loglikelihood": loglikelihood.infer, "generate": generate.infer}
+from compass.inferencers import generate, loglikelihood
+from compass.inferencers.base import Inferred
+
+Inferencer = Callable[..., list[Inferred]]
+
+INFERENCERS: dict[str, Inferencer] = {"loglikelihood": loglikelihood.infer, "generate": generate.infer}
+INFERENCER_ALIASES = {"PPLInferencer": "loglikelihood", "LoglikelihoodInferencer": "loglikelihood",
+                      "GenInferencer": "generate"}
+
+__all__ = ["INFERENCERS", "INFERENCER_ALIASES", "Inferred"]

@@ -2,19 +2,25 @@
 from __future__ import annotations
 
 from compass.config import InferencerCfg
-from compass.datasets.base import Sample
+from compass.errors import PartialResults
+from compass.inferencers.base import Inferred, Item
 from compass.models.base import Model, ScoreRequest
 from compass.prompts.template import fill
 
 
-def infer(model: Model, items: list[tuple[Sample, str]], cfg: InferencerCfg, max_out_len: int) -> list[dict]:
+def infer(model: Model, items: list[Item], cfg: InferencerCfg, max_out_len: int) -> list[Inferred]:
     requests = [
-        ScoreRequest(prompt, tuple(fill(cfg.continuation, {"label": c, "text": s.fields.get(c, c)}) for c in cfg.choices))
+        ScoreRequest(prompt.text, tuple(fill(cfg.continuation, {"label": c, "text": s.fields.get(c, c)})
+                                        for c in cfg.choices))
         for s, prompt in items
     ]
-    lines = []
-    for (sample, prompt), scores in zip(items, model.score(requests)):
-        best = max(range(len(scores)), key=scores.__getitem__)  # first maximum on ties: deterministic
-        lines.append({"id": sample.id, "prompt": prompt, "prediction": cfg.choices[best], "gold": sample.gold,
-                      "scores": [round(v, 6) for v in scores]})
-    return lines
+    try:
+        scores = model.score(requests)
+    except PartialResults as partial:  # done: request index -> its choices' log-probs
+        raise PartialResults({i: _choose(v, cfg) for i, v in partial.done.items()}, partial.cause) from partial.cause
+    return [_choose(s, cfg) for s in scores]
+
+
+def _choose(scores: list[float], cfg: InferencerCfg) -> Inferred:
+    best = max(range(len(scores)), key=scores.__getitem__)  # first maximum on ties: deterministic
+    return Inferred(cfg.choices[best], choice_logprobs=[round(v, 6) for v in scores])

@@ -1,12 +1,13 @@
 """Out of device memory: split the batch instead of failing the run."""
 from __future__ import annotations
 
-import sys
+import logging
 from typing import Callable, TypeVar
 
 import torch
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def halving_on_oom(batch: list, run: Callable[[list], T], shrink: Callable[[int], None], what: str) -> list[T]:
@@ -20,8 +21,8 @@ def halving_on_oom(batch: list, run: Callable[[list], T], shrink: Callable[[int]
             raise
         half = len(batch) // 2
         shrink(half)
-        print(f"compass: {what} {len(batch)} rows at once ran out of device memory; continuing with at most {half}",
-              file=sys.stderr)
+        log.warning("compass: %s %d rows at once ran out of device memory; continuing with at most %d",
+                    what, len(batch), half)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return halving_on_oom(batch[:half], run, shrink, what) + halving_on_oom(batch[half:], run, shrink, what)

@@ -4,13 +4,13 @@ from __future__ import annotations
 from compass.config import DatasetConfig
 from compass.datasets.base import LoadedDataset, Sample
 from compass.prompts.retrievers import Retriever
-from compass.prompts.template import build_prompt, fill
+from compass.prompts.template import Prompt, build_prompt, fill
 
 
-def prompts_for(cfg: DatasetConfig, data: LoadedDataset, where: str) -> list[tuple[Sample, str]]:
+def prompts_for(cfg: DatasetConfig, data: LoadedDataset, where: str) -> list[tuple[Sample, Prompt]]:
     infer = cfg.infer_cfg
     retriever = Retriever(infer.retriever, data.fewshot, cfg.reader_cfg.input_columns, where)
     return [(s, build_prompt(infer, s, retriever.select(s))) for s in data.test]
 
 
-__all__ = ["fill", "prompts_for"]
+__all__ = ["Prompt", "fill", "prompts_for"]

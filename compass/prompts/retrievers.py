@@ -8,6 +8,7 @@ import math
 import random
 import re
 from collections import Counter
+from typing import Callable
 
 from compass.config import RetrieverCfg
 from compass.datasets.base import Sample
@@ -15,39 +16,66 @@ from compass.errors import CompassError
 
 
 class Retriever:
+    """Chooses each test sample's few-shot examples from the pool, as ``cfg.type`` says (``RETRIEVERS``)."""
+
     def __init__(self, cfg: RetrieverCfg, pool: list[Sample], query_columns: list[str] | None, where: str):
         self.cfg, self.pool, self.where = cfg, pool, where
         self.columns = query_columns
         self._indexes: dict[str | None, _BM25] = {}
 
-    def _candidates(self, sample: Sample) -> list[Sample]:
+    def candidates(self, sample: Sample) -> list[Sample]:
         return [s for s in self.pool if s.group == sample.group] if sample.group is not None else self.pool
 
     def select(self, sample: Sample) -> list[Sample]:
-        cfg = self.cfg
-        if cfg.type == "zero" or cfg.k == 0:
-            return []
-        candidates = self._candidates(sample)
-        if cfg.type == "fixed":
-            ids = cfg.fix_id_list if cfg.fix_id_list is not None else list(range(cfg.k))
-            if ids and max(ids) >= len(candidates):
-                group = f" in group {sample.group!r}" if sample.group else ""
-                raise CompassError(f"{self.where}: fix_id_list needs {max(ids) + 1} few-shot examples{group}, "
-                                   f"the pool has {len(candidates)}")
-            return [candidates[i] for i in ids]
-        if cfg.k > len(candidates):
-            raise CompassError(f"{self.where}: k={cfg.k} few-shot examples asked, the pool has {len(candidates)}")
-        if cfg.type == "random":
-            # Seeded by sample id, so a sample's shots do not depend on which other samples are in the run.
-            return random.Random(f"{cfg.seed}:{sample.id}").sample(candidates, cfg.k)
-        if sample.group not in self._indexes:
-            self._indexes[sample.group] = _BM25([self._text(s) for s in candidates])
-        order = self._indexes[sample.group].top(self._text(sample), cfg.k)
-        return [candidates[i] for i in order]
+        return RETRIEVERS[self.cfg.type](self, sample)  # config validation made cfg.type a key
 
-    def _text(self, sample: Sample) -> str:
+    def text(self, sample: Sample) -> str:
         columns = self.columns or (["question"] if "question" in sample.fields else list(sample.fields))
         return " ".join(sample.fields.get(c, "") for c in columns)
+
+    def enough(self, sample: Sample) -> list[Sample]:
+        candidates = self.candidates(sample)
+        if self.cfg.k > len(candidates):
+            raise CompassError(f"{self.where}: k={self.cfg.k} few-shot examples asked, the pool has {len(candidates)}")
+        return candidates
+
+
+def _zero(r: Retriever, sample: Sample) -> list[Sample]:
+    return []
+
+
+def _fixed(r: Retriever, sample: Sample) -> list[Sample]:
+    """The same examples (``fix_id_list``, else the first k) for every sample of a group."""
+    candidates = r.candidates(sample)
+    ids = r.cfg.fix_id_list if r.cfg.fix_id_list is not None else list(range(r.cfg.k))
+    if ids and max(ids) >= len(candidates):
+        group = f" in group {sample.group!r}" if sample.group else ""
+        raise CompassError(f"{r.where}: fix_id_list needs {max(ids) + 1} few-shot examples{group}, "
+                           f"the pool has {len(candidates)}")
+    return [candidates[i] for i in ids]
+
+
+def _random(r: Retriever, sample: Sample) -> list[Sample]:
+    if r.cfg.k == 0:
+        return []
+    # Seeded by sample id, so a sample's shots do not depend on which other samples are in the run.
+    return random.Random(f"{r.cfg.seed}:{sample.id}").sample(r.enough(sample), r.cfg.k)
+
+
+def _lexical_topk(r: Retriever, sample: Sample) -> list[Sample]:
+    """The k pool examples most similar to the sample by BM25 over its query columns."""
+    if r.cfg.k == 0:
+        return []
+    candidates = r.enough(sample)
+    if sample.group not in r._indexes:
+        r._indexes[sample.group] = _BM25([r.text(s) for s in candidates])
+    return [candidates[i] for i in r._indexes[sample.group].top(r.text(sample), r.cfg.k)]
+
+
+RETRIEVERS: dict[str, Callable[[Retriever, Sample], list[Sample]]] = {
+    "zero": _zero, "fixed": _fixed, "random": _random, "lexical_topk": _lexical_topk}
+RETRIEVER_ALIASES = {"ZeroRetriever": "zero", "FixKRetriever": "fixed", "RandomRetriever": "random",
+                     "BM25Retriever": "lexical_topk", "TopkRetriever": "lexical_topk"}
 
 
 _WORD = re.compile(r"\w+")

@@ -6,6 +6,7 @@ Only placeholders naming a column are replaced, so templates may contain other b
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from compass.config import InferCfg
 from compass.datasets.base import Sample
@@ -17,10 +18,16 @@ def fill(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
 
 
-def build_prompt(cfg: InferCfg, sample: Sample, shots: list[Sample]) -> str:
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    question_at: int  # where the sample's own part starts, after ``begin`` and the few-shot examples
+
+
+def build_prompt(cfg: InferCfg, sample: Sample, shots: list[Sample]) -> Prompt:
     """``begin`` + each shot rendered by ``ice_template`` + the sample rendered by ``prompt_template``."""
     parts = [fill(cfg.prompt_template.begin, sample.fields)]
     if shots and cfg.ice_template is not None:
         parts += [fill(cfg.ice_template.template, {**s.fields, "gold": s.gold}) for s in shots]
-    parts.append(fill(cfg.prompt_template.template, sample.fields))
-    return "".join(parts)
+    head = "".join(parts)
+    return Prompt(head + fill(cfg.prompt_template.template, sample.fields), len(head))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from compass.tasks.worker import EXIT_BAD_INPUT
+from compass.tasks.worker import EXIT_BAD_INPUT, PARENT_ENV
 
 
 @dataclass
@@ -76,7 +76,10 @@ def last_error_line(log: Path) -> str:
 
 
 def run_jobs(jobs: list[Job], *, max_workers: int = 1, retry: int = 1,
-             on_tick: Callable[[], None] | None = None, poll_s: float = 0.2) -> list[Outcome]:
+             on_tick: Callable[[], None] | None = None, poll_s: float = 0.2,
+             pass_fds: tuple[int, ...] = ()) -> list[Outcome]:
+    """Run every job, ``max_workers`` at a time; ``pass_fds`` are inherited by each worker (the run
+    directory's lock, so it stays held while any worker lives)."""
     gpus_free = visible_gpus()
     total_gpus = len(gpus_free)
     queue = [(job, 1) for job in jobs]
@@ -95,7 +98,7 @@ def run_jobs(jobs: list[Job], *, max_workers: int = 1, retry: int = 1,
                     break  # wait for a running job to free its GPUs
                 queue.pop(0)
                 gpus, gpus_free = gpus_free[: job.num_gpus], gpus_free[job.num_gpus:]
-                running.append(_start(job, gpus, attempt))
+                running.append(_start(job, gpus, attempt, pass_fds))
             time.sleep(poll_s)
             if on_tick:
                 on_tick()
@@ -118,15 +121,20 @@ def run_jobs(jobs: list[Job], *, max_workers: int = 1, retry: int = 1,
     return [outcomes[job.id] for job in jobs]
 
 
-def _start(job: Job, gpus: list[str], attempt: int) -> _Running:
+def _start(job: Job, gpus: list[str], attempt: int, pass_fds: tuple[int, ...]) -> _Running:
     job.log.parent.mkdir(parents=True, exist_ok=True)
     log_file = job.log.open("a", encoding="utf-8")
     log_file.write(f"=== attempt {attempt}: {' '.join(job.argv)} ===\n")
     log_file.flush()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus)}
-    proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus),
+           PARENT_ENV: str(os.getpid())}
+    proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                            pass_fds=pass_fds)
     return _Running(job, proc, gpus, attempt, log_file)
 
 
 def python_module(module: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", module, *args]
+    # -P: the working directory does not go first on sys.path, so a folder named like a package
+    # there (a clone called compass/) cannot shadow the installed one.
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
+    return [sys.executable, *safe_path, "-m", module, *args]

@@ -7,8 +7,10 @@ import math
 from dataclasses import dataclass
 
 from compass.config import SummarizerCfg
-from compass.evaluators.stats import Z95
-from compass.store import RunDir, read_json
+from compass.stats.intervals import Z95
+from compass import records
+from compass.records import Result
+from compass.store import RunDir
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,10 @@ def collect(columns: list[Column], datasets: list[str], summarizer: SummarizerCf
         for ds in datasets:
             path = column.run.result(column.model, ds)
             if path.exists():
-                r = read_json(path)
-                primary = r.get("primary", "accuracy")
-                metric_names.setdefault(ds, primary)
-                lo, hi = r["ci95"][primary]
-                cells[(ds, model)] = Cell(r["metrics"][primary], lo, hi, r["n"])
+                r = records.read_record(path, Result)
+                metric_names.setdefault(ds, r.primary)
+                lo, hi = r.ci95[r.primary]
+                cells[(ds, model)] = Cell(r.metrics[r.primary], lo, hi, r.n)
     order = summarizer.dataset_abbrs or datasets
     rows = [(ds, metric_names.get(ds, "accuracy"), {m: cells.get((ds, m)) for m in models})
             for ds in order if ds in datasets]

@@ -1,50 +1,42 @@
 """Evaluation worker: ``python -m compass.tasks.evaluate RUN_DIR/tasks/<task>.json``.
 
-Reads finished predictions, extracts answers, marks each line ``correct``, and writes the result
-file with every metric's 95% CI. It never loads a model, so changing an evaluator or an answer
-extractor re-scores a run at no inference cost.
+Reads finished predictions (never changing them), scores them, and writes the scored rows and the
+result file from scratch. It never loads the model under test, so changing an evaluator or an
+answer extractor re-scores a run at no inference cost, on any machine that has the run directory.
 """
 from __future__ import annotations
 
-import json
-import sys
+import logging
 from pathlib import Path
 
-from compass import __version__, evaluators
+from compass import __version__, records
 from compass.config import DatasetConfig
-from compass.errors import CompassError
-from compass.plan import Task, config_hash
-from compass.store import RunDir, read_json, recover_jsonl, write_json_atomic, write_text_atomic
+from compass.evaluators.base import EvalContext
+from compass.evaluators.scoring import extractor, score
+from compass.plan import Task, config_hash, infer_hash
+from compass.records import PredictionMeta, Result
+from compass.resume import read_complete
+from compass.store import RunDir
 from compass.tasks.worker import worker_main
 
+log = logging.getLogger("compass.evaluate")
 
-def evaluate_dataset(task: Task, run_dir: RunDir, ds: DatasetConfig) -> dict:
+
+def evaluate_dataset(task: Task, run_dir: RunDir, ds: DatasetConfig) -> Result:
     model = task.model.abbr
-    pred_path = run_dir.predictions(model, ds.abbr)
-    meta_path = run_dir.prediction_meta(model, ds.abbr)
-    meta = read_json(meta_path) if meta_path.exists() else {}
-    if not meta.get("complete"):
-        raise CompassError(f"{pred_path}: predictions are incomplete; run inference first (compass run -r)")
-    rows = recover_jsonl(pred_path)
-    by_id = {r["id"]: r for r in rows}
-    if len(by_id) != meta["n"]:
-        raise CompassError(f"{pred_path}: holds {len(by_id)} samples, expected {meta['n']}")
-    ordered = sorted(by_id.values(), key=lambda r: _natural_key(r["id"]))
-    scored = evaluators.evaluate(ordered, ds.eval_cfg, evaluators.EvalContext(run_dir, model, ds.abbr))
-    # Rewritten in dataset order, with per-sample outcomes, so runs compare sample by sample.
-    write_text_atomic(pred_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
-    result = {
-        "model": model,
-        "dataset": ds.abbr,
-        "n": len(ordered),
-        **scored,
-        "config_hash": config_hash(task.model, ds),
-        "infer_hash": meta.get("infer_hash"),
-        "compass_version": __version__,
-        "model_path": task.model.path,
-        "dataset_path": ds.path,
-    }
-    write_json_atomic(run_dir.result(model, ds.abbr), result)
+    predictions = read_complete(run_dir, model, ds.abbr, infer_hash(task.model, ds))
+    ordered = sorted(predictions, key=lambda p: _natural_key(p.id))
+    scoring = score(ordered, ds.eval_cfg, EvalContext(run_dir, model, ds.abbr, extractor(ds.eval_cfg)))
+    records.write_lines(run_dir.scored(model, ds.abbr), scoring.scored)
+    meta = records.read_record(run_dir.prediction_meta(model, ds.abbr), PredictionMeta)
+    result = Result(
+        model=model, dataset=ds.abbr, n=len(ordered), primary=scoring.primary,
+        metrics={k: m.value for k, m in scoring.metrics.items()},
+        ci95={k: [m.ci95[0], m.ci95[1]] for k, m in scoring.metrics.items()},
+        evaluator=ds.eval_cfg.evaluator.type, config_hash=config_hash(task.model, ds),
+        infer_hash=meta.infer_hash, compass_version=__version__, model_path=task.model.path,
+        dataset_path=ds.path, breakdown=scoring.breakdown, grids=scoring.grids, retries=meta.retries)
+    records.write_record(run_dir.result(model, ds.abbr), result)
     return result
 
 
@@ -58,9 +50,8 @@ def run(task_file: str) -> None:
     run_dir = RunDir(task_path.parent.parent)
     for ds in task.datasets:
         result = evaluate_dataset(task, run_dir, ds)
-        primary = result["primary"]
-        print(f"[{task.id}] {ds.abbr}: {primary} {100 * result['metrics'][primary]:.2f} (n={result['n']})",
-              file=sys.stderr, flush=True)
+        log.info("[%s] %s: %s %.2f (n=%d)", task.id, ds.abbr, result.primary,
+                 100 * result.metrics[result.primary], result.n)
 
 
 if __name__ == "__main__":

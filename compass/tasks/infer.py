@@ -1,51 +1,54 @@
 """Inference worker: ``python -m compass.tasks.infer RUN_DIR/tasks/<task>.json``.
 
 Loads the model once and serves every dataset of the task. Predictions are appended per batch and
-made durable before the next batch starts, so a killed worker loses at most the batch in flight;
-on restart, finished samples are skipped and a torn last line is discarded. When nothing is left to
-predict, the model is never loaded. ``logs/infer/<task>.events.jsonl`` records every batch of
-sample ids sent to the model.
+made durable before the next batch starts, so a killed worker loses at most the batch in flight.
+On restart the predictions file is repaired (damaged lines quarantined, valid ones kept) and only
+the samples without a valid line are sent to the model; when none is left, the model is never
+loaded. ``logs/infer/<task>.events.jsonl`` records every batch of sample ids sent to the model.
 """
 from __future__ import annotations
 
-import sys
+import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from compass import datasets, prompts
+from compass import datasets, prompts, records, resume
 from compass.config import DatasetConfig
-from compass.datasets.base import Sample
-from compass.errors import CompassError
-from compass.inferencers import INFERENCERS
+from compass.errors import PartialResults
+from compass.inferencers import INFERENCERS, Inferred
+from compass.inferencers.base import Item
+from compass.models.base import Model
 from compass.plan import Task, infer_hash
-from compass.store import JsonlAppender, RunDir, read_json, recover_jsonl, write_json_atomic
+from compass.records import Event, Prediction, PredictionMeta
+from compass.store import RunDir
 from compass.tasks.worker import worker_main
+
+log = logging.getLogger("compass.infer")
 
 
 @dataclass
 class Pending:
     dataset: DatasetConfig
-    items: list[tuple[Sample, str]]  # samples still without a prediction, with their prompts
+    infer_hash: str
+    items: list[Item]  # samples still without a prediction, with their prompts
     total: int
 
 
 def pending_work(task: Task, run: RunDir) -> list[Pending]:
-    """Per dataset, the samples whose predictions are missing; checks old predictions still apply."""
+    """Per dataset, the samples whose predictions are missing, after repairing the predictions file."""
     work = []
     for ds in task.datasets:
-        where = f"dataset {ds.abbr!r}"
-        data = datasets.load(ds)
-        items = prompts.prompts_for(ds, data, where)
-        meta_path = run.prediction_meta(task.model.abbr, ds.abbr)
+        items = prompts.prompts_for(ds, datasets.load(ds), f"dataset {ds.abbr!r}")
         expected = infer_hash(task.model, ds)
-        if meta_path.exists() and read_json(meta_path).get("infer_hash") != expected:
-            raise CompassError(f"{run.predictions(task.model.abbr, ds.abbr)}: predictions were made with a different "
-                               f"model or prompt config; start a new run instead of resuming this one")
-        done = {row.get("id") for row in recover_jsonl(run.predictions(task.model.abbr, ds.abbr))}
-        todo = [(s, p) for s, p in items if s.id not in done]
-        write_json_atomic(meta_path, {"infer_hash": expected, "n": len(items), "complete": not todo})
-        work.append(Pending(ds, todo, len(items)))
+        ids = [s.id for s, _ in items]
+        done = resume.repair(run.predictions(task.model.abbr, ds.abbr), expected, set(ids))
+        meta_path = run.prediction_meta(task.model.abbr, ds.abbr)
+        old = records.try_read_record(meta_path, PredictionMeta)
+        retries = old.retries if old is not None and old.infer_hash == expected else {}
+        records.write_record(meta_path, PredictionMeta(expected, len(ids), resume.ids_digest(ids), retries))
+        work.append(Pending(ds, expected, [(s, p) for s, p in items if s.id not in done], len(items)))
     return work
 
 
@@ -55,7 +58,7 @@ def run(task_file: str) -> None:
     run_dir = RunDir(task_path.parent.parent)
     work = pending_work(task, run_dir)
     remaining = sum(len(p.items) for p in work)
-    print(f"[{task.id}] {remaining} samples to predict across {len(work)} datasets", file=sys.stderr, flush=True)
+    log.info("[%s] %d samples to predict across %d datasets", task.id, remaining, len(work))
     if remaining == 0:
         return
     from tqdm import tqdm
@@ -64,42 +67,67 @@ def run(task_file: str) -> None:
 
     model = models.build(task.model)
     events_path = run_dir.log("infer", task.id, ".events.jsonl")
-    recover_jsonl(events_path)
-    events = JsonlAppender(events_path)
-    with tqdm(total=remaining, desc=f"infer {task.id}", file=sys.stderr, mininterval=1.0) as bar:
+    with records.Appender(events_path) as events, \
+            tqdm(total=remaining, desc=f"infer {task.id}", mininterval=1.0) as bar:
         for pending in work:
-            _predict_dataset(task, run_dir, pending, model, events, bar)
-    events.close()
+            before = Counter(getattr(model, "retries", {}))
+            try:
+                _predict_dataset(task, run_dir, pending, model, events, bar)
+            finally:
+                _record_retries(run_dir, task, pending, Counter(getattr(model, "retries", {})) - before)
 
 
-def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model, events: JsonlAppender, bar) -> None:
+def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model, events: records.Appender,
+                     bar) -> None:
     ds = pending.dataset
     infer = INFERENCERS[ds.infer_cfg.inferencer.type]
     batch_size = task.model.batch_size
     if ds.infer_cfg.inferencer.type == "loglikelihood":
         # Sorted prompts put shared few-shot prefixes side by side, so the backend computes each
         # prefix once per chunk; larger chunks give it more to share.
-        items, chunk = sorted(pending.items, key=lambda item: item[1]), 8 * batch_size
+        items, chunk = sorted(pending.items, key=lambda item: item[1].text), 8 * batch_size
     else:
         # Longest first: least padding, and an out-of-memory error shows up at once.
-        items, chunk = sorted(pending.items, key=lambda item: -len(item[1])), batch_size
-    with JsonlAppender(run_dir.predictions(task.model.abbr, ds.abbr)) as out:
+        items, chunk = sorted(pending.items, key=lambda item: -len(item[1].text)), batch_size
+    with records.Appender(run_dir.predictions(task.model.abbr, ds.abbr)) as out:
         for start in range(0, len(items), chunk):
             batch = items[start:start + chunk]
-            events.append([{"dataset": ds.abbr, "ids": [s.id for s, _ in batch], "time": time.time()}])
-            lines = infer(model, batch, ds.infer_cfg.inferencer, task.model.max_out_len)
-            for (sample, _), line in zip(batch, lines):
-                if sample.group is not None:
-                    line["group"] = sample.group
-            out.append(lines)
+            events.append([Event(ds.abbr, [s.id for s, _ in batch], time.time())])
+            began = time.monotonic()
+            try:
+                inferred = infer(model, batch, ds.infer_cfg.inferencer, task.model.max_out_len)
+            except PartialResults as partial:  # keep what finished; the task is retried for the rest
+                seconds = time.monotonic() - began
+                out.append([_prediction(batch[i], v, pending.infer_hash, seconds) for i, v in sorted(partial.done.items())])
+                log.warning("[%s] %s: %d of %d requests of a batch failed; %d kept", task.id, ds.abbr,
+                            len(batch) - len(partial.done), len(batch), len(partial.done))
+                raise partial.cause from None
+            seconds = time.monotonic() - began
+            out.append([_prediction(item, v, pending.infer_hash, seconds) for item, v in zip(batch, inferred)])
             bar.update(len(batch))
-    meta = run_dir.prediction_meta(task.model.abbr, ds.abbr)
-    write_json_atomic(meta, {**read_json(meta), "complete": True})
+
+
+def _prediction(item: Item, inferred: Inferred, infer_hash_: str, seconds: float) -> Prediction:
+    sample, prompt = item
+    return Prediction(sample.id, infer_hash_, prompt.text, inferred.prediction, sample.gold, sample.group,
+                      sample.cluster, inferred.choice_logprobs, inferred.finish_reason, round(seconds, 4),
+                      question_at=prompt.question_at or None)
+
+
+def _record_retries(run_dir: RunDir, task: Task, pending: Pending, retries: Counter) -> None:
+    """Add this attempt's retried requests, by cause, to the dataset's meta file (results report them)."""
+    if not retries:
+        return
+    path = run_dir.prediction_meta(task.model.abbr, pending.dataset.abbr)
+    meta = records.read_record(path, PredictionMeta)
+    total = Counter(meta.retries) + retries
+    records.write_record(path, PredictionMeta(meta.infer_hash, meta.n, meta.ids_sha256, dict(sorted(total.items()))))
+    log.info("[%s] %s: retried requests by cause: %s", task.id, pending.dataset.abbr, dict(retries))
 
 
 def sent_ids(events_file: Path) -> list[str]:
     """Every sample id a worker sent to the model, in order (across attempts)."""
-    return [i for event in recover_jsonl(events_file) for i in event["ids"]]
+    return [i for event in records.read_log(events_file, Event).records for i in event.ids]
 
 
 if __name__ == "__main__":

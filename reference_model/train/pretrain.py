@@ -6,6 +6,7 @@ grad_accum = k * world sees exactly the samples that ``world`` processes with gr
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -24,6 +25,8 @@ from . import checkpoint as ckpt
 from .config import TrainConfig
 from .data import TokenWindows
 from .metrics import MetricsLog, peak_flops, plot_loss
+
+logger = logging.getLogger(__name__)
 
 
 def _setup(cfg: TrainConfig) -> tuple[int, int, torch.device]:
@@ -99,7 +102,7 @@ def pretrain(cfg: TrainConfig) -> dict:
         state = ckpt.load(existing[-1], model, optimizer, scheduler)
         step, samples = state["step"], state["samples"]
         if state.get("global_batch") != global_batch and rank == 0:
-            print(f"warning: global batch changed {state.get('global_batch')} -> {global_batch} on resume")
+            logger.warning("global batch changed %s -> %s on resume", state.get("global_batch"), global_batch)
         log.truncate_after(step)
     elif rank == 0 and log.path.exists():
         log.path.unlink()
@@ -109,8 +112,8 @@ def pretrain(cfg: TrainConfig) -> dict:
     bar = tqdm(total=cfg.max_steps, initial=step, disable=rank != 0 or not cfg.progress, desc="pretrain",
                dynamic_ncols=True, mininterval=1.0)
     if rank == 0:
-        print(f"model {cfg.model}: {raw.num_params() / 1e6:.2f}M params, {fpt / 1e6:.1f} MFLOP/token, "
-              f"world {world}, global batch {global_batch} x {cfg.seq_len} tokens, start step {step}")
+        logger.info(f"model {cfg.model}: {raw.num_params() / 1e6:.2f}M params, {fpt / 1e6:.1f} MFLOP/token, "
+                 f"world {world}, global batch {global_batch} x {cfg.seq_len} tokens, start step {step}")
 
     def state_dict_extra() -> dict:
         return {"samples": samples, "tokens": samples * cfg.seq_len, "global_batch": global_batch,

@@ -70,11 +70,11 @@ def test_bad_training_config_exits_with_one_line_naming_the_key(tmp_path, capsys
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err
-    assert f"'{key}'" in lines[0] and lines[0].startswith("error:")
+    assert (f"'{key}'" in lines[0] or f"config.{key}:" in lines[0]) and lines[0].startswith("error:")
 
 
 def test_bad_config_file_exits_nonzero_with_one_line_no_traceback(tmp_path, cli):
     (tmp_path / "train.json").write_text(json.dumps({"data": str(tmp_path), "max_steps": "many"}))
     r = cli("pretrain", "--config", str(tmp_path / "train.json"), timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip().splitlines() == ["error: config key 'max_steps': expected int, got 'many'"]
+    assert r.stderr.strip().splitlines() == ["error: config.max_steps: expected int, got str 'many'"]

@@ -1,9 +1,12 @@
-"""Load and validate evaluation configs (OpenCompass-shaped Python files, ``read_base()`` imports).
+"""The config schema: every key a user may write is a field of a frozen dataclass below.
 
-Every key a user may write is a dataclass field below; ``docs/config.md`` documents each one.
-Component ``type`` values are names (strings); a class object is accepted and read by its
-``__name__`` so OpenCompass-style imports keep working. Each name maps to code through the
-explicit tables in the modules that own them (no registry).
+``docs/config.md`` documents each one. Component ``type`` values are names (strings); a class object
+is accepted and read by its ``__name__`` so OpenCompass-style imports keep working. Each name is
+canonicalised when the config is read, through the table of callables (and its aliases) that sits
+next to the implementations: ``compass.models.MODELS``, ``compass.datasets.DATASETS``,
+``compass.inferencers.INFERENCERS``, ``compass.prompts.retrievers.RETRIEVERS``,
+``compass.evaluators.EVALUATORS`` and ``POSTPROCESSORS``, ``compass.partitioners.PARTITIONERS``,
+``compass.runners.RUNNERS``. A ``validate`` method checks values and returns the canonical copy.
 """
 from __future__ import annotations
 
@@ -11,62 +14,33 @@ import difflib
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from compass.errors import CompassError
 from compass.schema import from_dict
 
-MODEL_TYPES = {"HuggingFaceCausalLM": "hf", "HuggingFace": "hf", "hf": "hf",
-               "OpenAI": "openai", "OpenAISDK": "openai", "openai": "openai",
-               "VLLM": "vllm", "VLLMCausalLM": "vllm", "vllm": "vllm"}
-DATASET_TYPES = {"MMLUDataset": "mmlu", "mmlu": "mmlu", "GSM8KDataset": "gsm8k", "gsm8k": "gsm8k",
-                 "SubjectiveDataset": "subjective", "subjective": "subjective",
-                 "CustomDataset": "custom", "custom": "custom",
-                 "HumanevalDataset": "humaneval", "HumanEvalDataset": "humaneval", "humaneval": "humaneval",
-                 "CEvalDataset": "ceval", "ceval": "ceval", "MATHDataset": "math", "math": "math",
-                 "NeedleDataset": "needle", "needle": "needle"}
-INFERENCER_TYPES = {"PPLInferencer": "loglikelihood", "LoglikelihoodInferencer": "loglikelihood",
-                    "loglikelihood": "loglikelihood", "GenInferencer": "generate", "generate": "generate"}
-RETRIEVER_TYPES = {"ZeroRetriever": "zero", "zero": "zero", "FixKRetriever": "fixed", "fixed": "fixed",
-                   "RandomRetriever": "random", "random": "random",
-                   "BM25Retriever": "lexical_topk", "TopkRetriever": "lexical_topk", "lexical_topk": "lexical_topk"}
-EVALUATOR_TYPES = {"AccEvaluator": "accuracy", "accuracy": "accuracy",
-                   "JudgeSingleEvaluator": "judge_single", "judge_single": "judge_single",
-                   "JudgePairwiseEvaluator": "judge_pairwise", "judge_pairwise": "judge_pairwise",
-                   "Gsm8kEvaluator": "numeric_match", "NumericMatchEvaluator": "numeric_match",
-                   "numeric_match": "numeric_match",
-                   "HumanEvalEvaluator": "code_exec", "HumanEvaluator": "code_exec", "code_exec": "code_exec",
-                   "MATHEvaluator": "math_equiv", "math_equiv": "math_equiv",
-                   "NeedleEvaluator": "needle", "needle": "needle"}
-POSTPROCESSOR_TYPES = {"first_capital": "first_capital", "first_option": "first_capital",
-                       "last_number": "last_number", "gsm8k": "last_number", "none": "none",
-                       "humaneval": "humaneval", "humaneval_postprocess": "humaneval",
-                       "humaneval_postprocess_v2": "humaneval",
-                       "option_letter": "option_letter", "first_option_postprocess": "option_letter",
-                       "math_answer": "math_answer", "math_postprocess": "math_answer"}
-PARTITIONER_TYPES = {"NaivePartitioner": "naive", "naive": "naive"}
-RUNNER_TYPES = {"LocalRunner": "local", "local": "local"}
-
-
-def canonical(value: Any, table: dict[str, str], where: str) -> str:
+def canonical(value: Any, table: Mapping[str, object], aliases: Mapping[str, str], where: str) -> str:
     """The canonical name of a component ``type`` (string or class), or a one-line error."""
     name = value if isinstance(value, str) else getattr(value, "__name__", None)
     if name in table:
-        return table[name]
-    close = difflib.get_close_matches(str(name), list(table), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(set(table)))}"
+        return str(name)
+    if name in aliases:
+        return aliases[str(name)]
+    known = [*table, *aliases]
+    close = difflib.get_close_matches(str(name), known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
     raise CompassError(f"{where}: unknown type {name!r} ({hint})")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunCfg:
     num_gpus: int = 0
     num_procs: int = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     abbr: str
     path: str
@@ -89,8 +63,11 @@ class ModelConfig:
     api_retries: int = 4  # API models: extra attempts after HTTP 429/5xx, timeouts and dropped connections
     api_timeout_s: float = 120.0  # API models: per request
 
-    def validate(self, where: str) -> None:
-        self.type = canonical(self.type, MODEL_TYPES, f"{where}.type")
+    def validate(self, where: str) -> ModelConfig:
+        from compass.models import MODEL_ALIASES, MODELS
+
+        if not self.abbr.strip():
+            raise CompassError(f"{where}.abbr: must not be empty (it names the model's files and leaderboard column)")
         # A key value must never reach a config, a task file or a log: only the variable's name is accepted.
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env) or self.api_key_env.startswith("sk-"):
             raise CompassError(f"{where}.api_key_env: expected the name of an environment variable (e.g. "
@@ -100,9 +77,13 @@ class ModelConfig:
         for key in ("max_out_len", "max_seq_len", "batch_size", "max_batch_tokens"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        if self.max_out_len >= self.max_seq_len and canonical(self.type, MODELS, MODEL_ALIASES, where) != "openai":
+            raise CompassError(f"{where}.max_out_len: {self.max_out_len} new tokens do not fit in max_seq_len "
+                               f"{self.max_seq_len} (the model's context) with any prompt")
+        return replace(self, type=canonical(self.type, MODELS, MODEL_ALIASES, f"{where}.type"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReaderCfg:
     input_columns: list[str] | None = None
     output_column: str | None = None
@@ -128,29 +109,31 @@ def parse_range(text: str, where: str) -> slice:
     return slice(start, stop)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TemplateCfg:
     template: str
     begin: str = ""
     type: Any = None  # accepted for OpenCompass compatibility (PromptTemplate); ignored
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetrieverCfg:
     type: Any = "zero"  # ZeroRetriever
     k: int = 0
     fix_id_list: list[int] | None = None
     seed: int = 0
 
-    def validate(self, where: str) -> None:
-        self.type = canonical(self.type, RETRIEVER_TYPES, f"{where}.type")
-        if self.type == "fixed" and self.fix_id_list is None and self.k < 1:
+    def validate(self, where: str) -> RetrieverCfg:
+        from compass.prompts.retrievers import RETRIEVER_ALIASES, RETRIEVERS
+
+        kind = canonical(self.type, RETRIEVERS, RETRIEVER_ALIASES, f"{where}.type")
+        if kind == "fixed" and self.fix_id_list is None and self.k < 1:
             raise CompassError(f"{where}: FixKRetriever needs fix_id_list or k >= 1")
-        if self.fix_id_list is not None and self.k == 0:
-            self.k = len(self.fix_id_list)
+        k = len(self.fix_id_list) if self.fix_id_list is not None and self.k == 0 else self.k
+        return replace(self, type=kind, k=k)
 
 
-@dataclass
+@dataclass(frozen=True)
 class InferencerCfg:
     type: Any
     max_out_len: int | None = None  # overrides the model's max_out_len for this dataset
@@ -161,8 +144,10 @@ class InferencerCfg:
     temperature: float = 0.0  # 0: greedy; > 0: seeded sampling
     top_p: float = 1.0
 
-    def validate(self, where: str) -> None:
-        self.type = canonical(self.type, INFERENCER_TYPES, f"{where}.type")
+    def validate(self, where: str) -> InferencerCfg:
+        from compass.inferencers import INFERENCER_ALIASES, INFERENCERS
+
+        self = replace(self, type=canonical(self.type, INFERENCERS, INFERENCER_ALIASES, f"{where}.type"))
         if self.num_samples < 1:
             raise CompassError(f"{where}.num_samples: must be >= 1, got {self.num_samples}")
         if self.temperature < 0:
@@ -174,9 +159,14 @@ class InferencerCfg:
             raise CompassError(f"{where}: num_samples and temperature apply to GenInferencer only")
         if self.num_samples > 1 and self.temperature == 0:  # greedy samples would all be identical
             raise CompassError(f"{where}.num_samples: {self.num_samples} samples need temperature > 0")
+        if self.max_out_len is not None and self.max_out_len < 1:
+            raise CompassError(f"{where}.max_out_len: must be >= 1, got {self.max_out_len}")
+        if self.type == "loglikelihood" and len(set(self.choices)) < 2:
+            raise CompassError(f"{where}.choices: multiple choice needs at least two distinct choices, got {self.choices}")
+        return self
 
 
-@dataclass
+@dataclass(frozen=True)
 class InferCfg:
     prompt_template: TemplateCfg
     inferencer: InferencerCfg
@@ -188,12 +178,12 @@ class InferCfg:
             raise CompassError(f"{where}.ice_template: a few-shot retriever needs an ice_template")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ComponentCfg:
     type: Any
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvaluatorCfg:
     type: Any
     k: list[int] | None = None  # pass@k values, for evaluators that sample several answers
@@ -209,10 +199,10 @@ class EvaluatorCfg:
     unparseable_score: float = 0.0  # judge_single: score in [0, 1] of a judgment with no readable rating
     swap: bool = True  # judge_pairwise: ask in both orders (A/B, B/A) so the judge's position bias cancels
 
-    def validate_judge(self, where: str) -> None:
+    def validate_judge(self, where: str) -> EvaluatorCfg:
         if self.judge is None:
             raise CompassError(f"{where}.judge: {self.type} needs a judge model config")
-        self.judge = from_dict(ModelConfig, self.judge, f"{where}.judge")
+        self = replace(self, judge=from_dict(ModelConfig, self.judge, f"{where}.judge"))
         if self.type == "judge_pairwise" and not self.baseline:
             raise CompassError(f"{where}.baseline: judge_pairwise needs the abbr of the baseline model")
         if len(self.rating_range) != 2 or self.rating_range[0] >= self.rating_range[1]:
@@ -222,23 +212,33 @@ class EvaluatorCfg:
         from compass.prompts.judge_templates import compile_template  # here: it imports jinja2
 
         compile_template(self.judge_template, self.type, f"{where}.judge_template")
+        return self
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalCfg:
     evaluator: EvaluatorCfg
     pred_postprocessor: ComponentCfg | None = None
 
-    def validate(self, where: str) -> None:
-        self.evaluator.type = canonical(self.evaluator.type, EVALUATOR_TYPES, f"{where}.evaluator.type")
-        if self.evaluator.type in ("judge_single", "judge_pairwise"):
-            self.evaluator.validate_judge(f"{where}.evaluator")
-        if self.pred_postprocessor is not None:
-            self.pred_postprocessor.type = canonical(self.pred_postprocessor.type, POSTPROCESSOR_TYPES,
-                                                     f"{where}.pred_postprocessor.type")
+    def validate(self, where: str) -> EvalCfg:
+        from compass.evaluators import EVALUATOR_ALIASES, EVALUATORS, POSTPROCESSOR_ALIASES, POSTPROCESSORS
+
+        evaluator = replace(self.evaluator, type=canonical(self.evaluator.type, EVALUATORS, EVALUATOR_ALIASES,
+                                                           f"{where}.evaluator.type"))
+        if evaluator.type in ("judge_single", "judge_pairwise"):
+            evaluator = evaluator.validate_judge(f"{where}.evaluator")
+        for key in ("timeout_s", "workers", "memory_mb"):
+            value = getattr(evaluator, key)
+            if value is not None and value <= 0:
+                raise CompassError(f"{where}.evaluator.{key}: must be > 0, got {value}")
+        post = self.pred_postprocessor
+        if post is not None:
+            post = ComponentCfg(canonical(post.type, POSTPROCESSORS, POSTPROCESSOR_ALIASES,
+                                          f"{where}.pred_postprocessor.type"))
+        return replace(self, evaluator=evaluator, pred_postprocessor=post)
 
 
-@dataclass
+@dataclass(frozen=True)
 class NeedleCfg:
     """The needle-in-a-haystack grid; lengths and depths count tokens of ``tokenizer_path``."""
 
@@ -270,7 +270,7 @@ class NeedleCfg:
             raise CompassError(f"{where}.tokenizer_path: must name a tokenizer (usually the model's path)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DatasetConfig:
     abbr: str
     type: Any
@@ -283,58 +283,72 @@ class DatasetConfig:
     # dict", while reading it here names the exact key (e.g. needle_cfg.depths[3]).
     needle_cfg: NeedleCfg | dict | None = None  # type 'needle' only: the length x depth grid
 
-    def validate(self, where: str) -> None:
-        self.type = canonical(self.type, DATASET_TYPES, f"{where}.type")
-        if isinstance(self.needle_cfg, dict):
-            self.needle_cfg = from_dict(NeedleCfg, self.needle_cfg, f"{where}.needle_cfg")
-        if self.type == "needle" and self.needle_cfg is None:
+    def validate(self, where: str) -> DatasetConfig:
+        from compass.datasets import DATASET_ALIASES, DATASETS
+
+        if not self.abbr.strip():
+            raise CompassError(f"{where}.abbr: must not be empty (it names the dataset's files and leaderboard row)")
+        kind = canonical(self.type, DATASETS, DATASET_ALIASES, f"{where}.type")
+        needle = self.needle_cfg
+        if isinstance(needle, dict):
+            needle = from_dict(NeedleCfg, needle, f"{where}.needle_cfg")
+        if kind == "needle" and needle is None:
             raise CompassError(f"{where}.needle_cfg: required for type 'needle' (lengths, depths, tokenizer_path)")
-        if self.type != "needle" and self.needle_cfg is not None:
-            raise CompassError(f"{where}.needle_cfg: only type 'needle' reads it, this dataset is {self.type!r}")
+        if kind != "needle" and needle is not None:
+            raise CompassError(f"{where}.needle_cfg: only type 'needle' reads it, this dataset is {kind!r}")
+        return replace(self, type=kind, needle_cfg=needle)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SummaryGroup:
     name: str
     subsets: list[str]
     weights: list[float] | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class SummarizerCfg:
     dataset_abbrs: list[str] | None = None
     summary_groups: list[SummaryGroup] = field(default_factory=list)
     type: Any = None  # accepted for OpenCompass compatibility; ignored
 
 
-@dataclass
+@dataclass(frozen=True)
 class PartitionerCfg:
     type: Any = "NaivePartitioner"
     n: int | None = None  # datasets per task; None: all of a model's datasets in one task (one model load)
 
-    def validate(self, where: str) -> None:
-        self.type = canonical(self.type, PARTITIONER_TYPES, f"{where}.type")
+    def validate(self, where: str) -> PartitionerCfg:
+        from compass.partitioners import PARTITIONER_ALIASES, PARTITIONERS
+
         if self.n is not None and self.n < 1:
             raise CompassError(f"{where}.n: must be >= 1 (datasets per task), got {self.n}")
+        return replace(self, type=canonical(self.type, PARTITIONERS, PARTITIONER_ALIASES, f"{where}.type"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageCfg:
     partitioner: dict = field(default_factory=lambda: {"type": "NaivePartitioner"})
     runner: dict = field(default_factory=lambda: {"type": "LocalRunner"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunnerCfg:
     type: Any = "LocalRunner"
     max_num_workers: int = 1
     retry: int = 1
 
-    def validate(self, where: str) -> None:
-        self.type = canonical(self.type, RUNNER_TYPES, f"{where}.type")
+    def validate(self, where: str) -> RunnerCfg:
+        from compass.runners import RUNNER_ALIASES, RUNNERS
+
+        if self.max_num_workers < 1:
+            raise CompassError(f"{where}.max_num_workers: must be >= 1, got {self.max_num_workers}")
+        if self.retry < 0:
+            raise CompassError(f"{where}.retry: must be >= 0, got {self.retry}")
+        return replace(self, type=canonical(self.type, RUNNERS, RUNNER_ALIASES, f"{where}.type"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """A validated eval config: what ``compass run`` executes."""
 
@@ -351,72 +365,10 @@ class Config:
         return Path(self.file).stem
 
 
-TOP_LEVEL = {"models", "datasets", "summarizer", "work_dir", "infer", "eval"}
-
-
-def load_config(path: str | Path) -> Config:
-    """Read a config file; any problem is a one-line :class:`CompassError` naming file and key."""
-    path = Path(path)
-    if not path.is_file():
-        raise CompassError(f"{path}: config file not found")
-    raw = _read_python_config(path)
-    for key in raw:
-        close = difflib.get_close_matches(key, TOP_LEVEL, n=1, cutoff=0.8)
-        if key not in TOP_LEVEL and close:
-            raise CompassError(f"{path}: {key}: unknown top-level key (did you mean {close[0]!r}?)")
-    for key in ("models", "datasets"):
-        if key not in raw:
-            raise CompassError(f"{path}: {key}: required top-level key is missing")
-        if not isinstance(raw[key], (list, tuple)) or not raw[key]:
-            raise CompassError(f"{path}: {key}: expected a non-empty list of dicts")
-    models = [from_dict(ModelConfig, m, f"{path}: models[{i}]") for i, m in enumerate(raw["models"])]
-    datasets = [from_dict(DatasetConfig, d, f"{path}: datasets[{i}]") for i, d in enumerate(raw["datasets"])]
-    for kind, items in (("models", models), ("datasets", datasets)):
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.abbr in seen:
-                raise CompassError(f"{path}: {kind}[{i}].abbr: duplicate abbr {item.abbr!r}")
-            seen.add(item.abbr)
-    for i, ds in enumerate(datasets):  # a pairwise judge's baseline answers come from this same run
-        baseline = ds.eval_cfg.evaluator.baseline
-        if baseline is not None and baseline not in {m.abbr for m in models}:
-            raise CompassError(f"{path}: datasets[{i}].eval_cfg.evaluator.baseline: {baseline!r} is not a model "
-                               f"of this config (models: {', '.join(m.abbr for m in models)})")
-    summarizer = from_dict(SummarizerCfg, raw.get("summarizer") or {}, f"{path}: summarizer")
-    infer = from_dict(StageCfg, raw.get("infer") or {}, f"{path}: infer")
-    partitioner = from_dict(PartitionerCfg, infer.partitioner, f"{path}: infer.partitioner")
-    runner = from_dict(RunnerCfg, infer.runner, f"{path}: infer.runner")
-    work_dir = raw.get("work_dir")
-    if work_dir is not None and not isinstance(work_dir, str):
-        raise CompassError(f"{path}: work_dir: expected str, got {type(work_dir).__name__}")
-    return Config(str(path), models, datasets, summarizer, work_dir, runner, partitioner)
-
-
-def _read_python_config(path: Path) -> dict[str, Any]:
-    from mmengine.config import Config as MMConfig  # imported here: it is slow and only needed now
-
-    try:
-        cfg = MMConfig.fromfile(str(path))
-    except SyntaxError as exc:
-        where = exc.filename if exc.filename and not exc.filename.startswith("<") else path
-        raise CompassError(f"{where}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except (ImportError, ModuleNotFoundError) as exc:
-        raise CompassError(f"{path}: import failed: {exc}") from None
-    except Exception as exc:  # mmengine wraps user errors in many types
-        raise CompassError(f"{path}: cannot load config: {type(exc).__name__}: {exc}") from None
-    return _plain(cfg._cfg_dict.to_dict())
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def stable_hash(*parts: Any) -> str:
     """A short hash of JSON-able values, stable across processes and machines."""
     blob = json.dumps([asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts],
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
