@@ -1,19 +1,27 @@
-"""The HTML report in a real headless Chromium: values, sorting, drill-down, and no script injection."""
+"""The HTML report in a real headless Chromium: values, sorting, drill-down, two models side by side,
+merged runs, and no script injection."""
 from __future__ import annotations
 
-import json
+import dataclasses
+import math
 import os
 import re
 import shutil
 
 import pytest
 
-from compass.store import recover_jsonl, write_text_atomic
-from helpers import compass, mmlu_dataset, write_config
+from compass import records
+from compass.records import Prediction, Result, Scored
+from compass.store import RunDir
+from compass.testing import build_tiny_llama
+from helpers import compass, gsm8k_dataset, mmlu_dataset, write_config
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 INJECTIONS = ['<script>window.__pwned = 1</script>', '</script><script>window.__pwned = 2</script>',
               '<img src=x onerror="window.__pwned = 3">', '{{ 7 * 7 }}', '"><svg onload="window.__pwned=4">']
+# Names matplotlib would parse as math (and fail on: an unbalanced brace), in every kind of plotted text.
+MATH_MODEL, MATH_DATASET, MATH_GROUP = "org/$x^2$ tiny", "mmlu-$\\alpha$", "$\\frac{unit$ conversion"
+REVERSED = ["D", "C", "B", "A"]  # the compare run's choices: scores come in this order, not A-D
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and DRIVER) and not os.environ.get("CI"),
@@ -35,34 +43,43 @@ def browser(tmp_path):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     driver.quit()
+    assert not errors, errors
 
 
 @pytest.fixture()
 def hostile_run(tmp_path, mini_data, tiny_model):
-    """A real run whose questions and (after evaluation) predictions hold injection strings."""
-    csv_path = mini_data["mmlu"] / "data" / "test" / "unit_conversion_test.csv"
-    lines = csv_path.read_text().splitlines()
-    lines[0] = f'"{INJECTIONS[0]} {INJECTIONS[2]} {INJECTIONS[3]}",1,2,3,4,A'
-    csv_path.write_text("\n".join(lines) + "\n")
-    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="tiny", path=str(tiny_model)), dict(abbr="tiny-b", path=str(tiny_model))],
-                       [mmlu_dataset(mini_data["mmlu"])])
+    """A real run whose questions, few-shot examples and (rewritten after evaluation) answers hold
+    injection strings, with a model, dataset and group named like math."""
+    data = mini_data["mmlu"] / "data"
+    for split in ("dev", "val", "test"):
+        (data / split / f"unit_conversion_{split}.csv").rename(data / split / f"{MATH_GROUP}_{split}.csv")
+    for split in ("test", "dev"):  # the first test question, and a few-shot example
+        csv_path = data / split / f"{MATH_GROUP}_{split}.csv"
+        lines = csv_path.read_text().splitlines()
+        lines[0] = f'"{INJECTIONS[0]} {INJECTIONS[2]} {INJECTIONS[3]}",1,2,3,4,A'
+        csv_path.write_text("\n".join(lines) + "\n")
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="tiny", path=str(tiny_model)), dict(abbr=MATH_MODEL, path=str(tiny_model))],
+                       [mmlu_dataset(mini_data["mmlu"], abbr=MATH_DATASET)])
     env_secret = "sk-test-SECRET-0123456789"
     proc = compass("run", str(cfg), cwd=tmp_path, env={**os.environ, "OPENAI_API_KEY": env_secret, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
-    (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
-    for path in run.rglob("*"):
+    (root,) = list((tmp_path / "outputs" / "cfg").iterdir())
+    for path in root.rglob("*"):
         if path.is_file():
             assert env_secret not in path.read_text(errors="replace"), path
-    preds = run / "predictions" / "tiny" / "mmlu-mini.jsonl"
-    rows = recover_jsonl(preds)
-    for row, text in zip(rows, INJECTIONS):
-        row["prediction"] = text
-        row["extracted"] = text
-        row["correct"] = False
-    write_text_atomic(preds, "".join(json.dumps(r) + "\n" for r in rows))
-    assert compass("report", str(run), cwd=tmp_path).returncode == 0
-    return run
+    run = RunDir(root)
+    preds = records.read_log(run.predictions("tiny", MATH_DATASET), Prediction).records
+    scored = records.read_lines(run.scored("tiny", MATH_DATASET), Scored)
+    records.write_lines(run.predictions("tiny", MATH_DATASET),
+                        [dataclasses.replace(p, prediction=text) for p, text in zip(preds, INJECTIONS)] + preds[len(INJECTIONS):])
+    records.write_lines(run.scored("tiny", MATH_DATASET),
+                        [dataclasses.replace(s, extracted=text, correct=False) for s, text in zip(scored, INJECTIONS)]
+                        + scored[len(INJECTIONS):])
+    proc = compass("report", str(root), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return root
 
 
 def test_report_in_chromium(browser, hostile_run, tmp_path):
@@ -76,34 +93,39 @@ def test_report_in_chromium(browser, hostile_run, tmp_path):
 
     # Leaderboard values are the result files' values.
     rows = browser.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
-    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["mmlu-mini"]
-    result = json.loads((hostile_run / "results" / "tiny-b" / "mmlu-mini.json").read_text())
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == [MATH_DATASET]
+    result = records.read_record(RunDir(hostile_run).result(MATH_MODEL, MATH_DATASET), Result)
     shown = rows[0].find_elements(By.TAG_NAME, "td")[3].text
-    assert shown.startswith(f"{100 * result['metrics']['accuracy']:.2f}")
-    lo, hi = result["ci95"]["accuracy"]
+    assert shown.startswith(f"{100 * result.metrics['accuracy']:.2f}")
+    lo, hi = result.ci95["accuracy"]
     assert f"[{100 * lo:.1f}, {100 * hi:.1f}]" in shown
+    groups = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.breakdown tbody tr td:first-child")]
+    assert sorted(groups) == sorted(["elementary_arithmetic", MATH_GROUP])  # drawn (as text, not math) in the plot above
 
-    # Sorting a column reorders rows (breakdown is per subject; the leaderboard has one row here,
-    # so sort the samples' source list instead by checking header clicks don't error).
     header = browser.find_element(By.CSS_SELECTOR, "#leaderboard th[data-col='2']")
     header.click()
     header.click()
 
-    # Drill-down: choose the hostile predictions, filter to failures.
-    Select(browser.find_element(By.ID, "sample-source")).select_by_visible_text("tiny / mmlu-mini")
+    # Drill-down: the hostile predictions, failures only, few-shot blocks unfolded.
+    Select(browser.find_element(By.ID, "sample-source")).select_by_visible_text(f"tiny / {MATH_DATASET}")
     browser.find_element(By.ID, "only-failures").click()
-    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#samples tbody td")]
-    page_text = " ".join(cells)
+    for summary in browser.find_elements(By.CSS_SELECTOR, "#samples details.context summary"):
+        summary.click()
+    page_text = " ".join(td.text for td in browser.find_elements(By.CSS_SELECTOR, "#samples tbody td"))
     for text in INJECTIONS:
         assert text in page_text, text  # shown literally, as text
+    assert browser.find_element(By.ID, "sample-count").text.endswith("of 12")
+    # Side by side, the same strings stay text too.
+    Select(browser.find_element(By.ID, "compare-b")).select_by_visible_text(MATH_MODEL)
+    browser.find_element(By.ID, "only-disagreements").click()
+    compare_text = " ".join(td.text for td in browser.find_elements(By.CSS_SELECTOR, "#compare tbody td"))
+    for text in INJECTIONS:
+        assert text in compare_text, text
     assert browser.execute_script("return window.__pwned") is None
-    assert not browser.find_elements(By.CSS_SELECTOR, "#samples img, #samples script, #samples svg")
-    count = browser.find_element(By.ID, "sample-count").text
-    assert count.endswith("of 12")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#samples img, #samples script, #samples svg, "
+                                                      "#compare img, #compare script, #compare svg")
     browser.save_screenshot(str(tmp_path / "report.png"))
     assert (tmp_path / "report.png").stat().st_size > 10_000
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert not errors, errors
 
 
 def test_leaderboard_sorting(browser, tmp_path, mini_data, tiny_model):
@@ -126,3 +148,155 @@ def test_leaderboard_sorting(browser, tmp_path, mini_data, tiny_model):
                       for r in browser.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")]
     browser.find_element(By.CSS_SELECTOR, "#leaderboard th[data-col='2']").click()
     assert values() == sorted(values(), reverse=True)
+
+
+# -- two different models, multiple choice with its choices in reverse order ---------------------
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory, tiny_model):
+    """A real run of two differently initialised tiny models on a multiple-choice set (choices
+    scored in the order D, C, B, A) and a generation set; read only by the tests below."""
+    from compass.datasets.synthetic import write_gsm8k, write_mmlu
+
+    base = tmp_path_factory.mktemp("pair")
+    other = build_tiny_llama(base / "tiny-seed1", seed=1)
+    mmlu = mmlu_dataset(write_mmlu(base / "mmlu", subjects=["elementary_arithmetic", "unit_conversion"],
+                                   n_dev=3, n_val=2, n_test=6))
+    mmlu["infer_cfg"]["inferencer"] = dict(type="PPLInferencer", choices=REVERSED)
+    cfg = write_config(base / "cfg.py", [dict(abbr="tiny", path=str(tiny_model)), dict(abbr="org/tiny-1", path=str(other))],
+                       [mmlu, gsm8k_dataset(write_gsm8k(base / "gsm8k", n_train=3, n_test=8))])
+    proc = compass("run", str(cfg), cwd=base)
+    assert proc.returncode == 0, proc.stderr
+    (root,) = list((base / "outputs" / "cfg").iterdir())
+    return RunDir(root)
+
+
+def _open(browser, run: RunDir, source: str):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get((run.summary_dir / "summary.html").as_uri())
+    Select(browser.find_element(By.ID, "sample-source")).select_by_visible_text(source)
+    return {r.find_element(By.TAG_NAME, "td").text: r for r in browser.find_elements(By.CSS_SELECTOR, "#samples tbody tr")}
+
+
+def test_drilldown_shows_the_question_first_and_folds_the_few_shot_block(browser, pair_run):
+    from selenium.webdriver.common.by import By
+
+    for ds in ("mmlu-mini", "gsm8k-mini"):
+        predictions = records.read_log(pair_run.predictions("tiny", ds), Prediction).records
+        rows = _open(browser, pair_run, f"tiny / {ds}")
+        assert set(rows) == {p.id for p in predictions}
+        for p in predictions:
+            assert p.question_at and 0 < p.question_at < len(p.prompt)  # each prompt has a few-shot block
+            question, context = p.prompt[p.question_at:], p.prompt[:p.question_at]
+            cell = rows[p.id].find_elements(By.TAG_NAME, "td")[1]  # the prompt
+            first = cell.find_element(By.CSS_SELECTOR, "pre")  # what the reader sees first
+            assert first.get_attribute("textContent") == question
+            details = cell.find_element(By.CSS_SELECTOR, "details.context")
+            assert details.get_attribute("open") is None
+            folded = details.find_element(By.CSS_SELECTOR, "pre")
+            assert not folded.is_displayed() and folded.get_attribute("textContent") == context
+            assert cell.text.startswith(question.split("\n")[0])
+        details.find_element(By.TAG_NAME, "summary").click()  # unfolds on demand
+        assert folded.is_displayed() and folded.text == context.strip()
+
+
+def test_drilldown_shows_each_choice_probability_labelled_by_the_config(browser, pair_run):
+    from selenium.webdriver.common.by import By
+
+    for model in ("tiny", "org/tiny-1"):
+        predictions = records.read_log(pair_run.predictions(model, "mmlu-mini"), Prediction).records
+        rows = _open(browser, pair_run, f"{model} / mmlu-mini")
+        for p in predictions:
+            lines = rows[p.id].find_elements(By.CSS_SELECTOR, "td.prediction .choice")
+            shown = [(line.find_element(By.CSS_SELECTOR, ".label").text, line.find_element(By.CSS_SELECTOR, ".pct").text)
+                     for line in lines]
+            top = max(p.choice_logprobs)
+            weights = [math.exp(lp - top) for lp in p.choice_logprobs]
+            expected = [(label, f"{100 * w / sum(weights):.1f}%") for label, w in zip(REVERSED, weights)]
+            assert shown == expected, p.id
+            chosen = [line.find_element(By.CSS_SELECTOR, ".label").text for line in lines
+                      if "chosen" in line.get_attribute("class")]
+            assert chosen == [p.prediction]  # the model's answer is the most probable choice
+            gold = [line.find_element(By.CSS_SELECTOR, ".label").text for line in lines
+                    if line.find_elements(By.CSS_SELECTOR, ".mark")]
+            assert gold == [p.gold]
+    generation = _open(browser, pair_run, "tiny / gsm8k-mini")
+    assert generation and not browser.find_elements(By.CSS_SELECTOR, "#samples .choice")
+
+
+def test_side_by_side_with_a_disagreement_filter(browser, pair_run):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get((pair_run.summary_dir / "summary.html").as_uri())
+    checkbox = browser.find_element(By.ID, "only-disagreements")
+    differing_somewhere = agreeing_somewhere = False
+    for ds in ("mmlu-mini", "gsm8k-mini"):
+        a = {s.id: s for s in records.read_lines(pair_run.scored("tiny", ds), Scored)}
+        b = {s.id: s for s in records.read_lines(pair_run.scored("org/tiny-1", ds), Scored)}
+        differ = {i for i in a if (a[i].extracted, a[i].value) != (b[i].extracted, b[i].value)}
+        differing_somewhere |= bool(differ)
+        agreeing_somewhere |= len(differ) < len(a)
+        Select(browser.find_element(By.ID, "compare-dataset")).select_by_visible_text(ds)
+        Select(browser.find_element(By.ID, "compare-a")).select_by_visible_text("tiny")
+        Select(browser.find_element(By.ID, "compare-b")).select_by_visible_text("org/tiny-1")
+        if checkbox.is_selected():
+            checkbox.click()
+        rows = browser.find_elements(By.CSS_SELECTOR, "#compare tbody tr")
+        assert {r.get_attribute("data-id") for r in rows} == set(a)
+        for row in rows:  # each side shows that model's own answer and verdict
+            i = row.get_attribute("data-id")
+            cells = row.find_elements(By.TAG_NAME, "td")
+            for cell, s in ((cells[3], a[i]), (cells[4], b[i])):
+                assert f"extracted: {s.extracted}".strip() in cell.text
+                assert f"correct: {'yes' if s.correct else 'no'}" in cell.text
+            assert ("disagree" in row.get_attribute("class")) == (i in differ)
+        checkbox.click()
+        shown = {r.get_attribute("data-id") for r in browser.find_elements(By.CSS_SELECTOR, "#compare tbody tr")}
+        assert shown == differ, ds
+        assert browser.find_element(By.ID, "compare-count").text.startswith(
+            f"{len(differ)} shown; the models disagree on {len(differ)} of the {len(a)} samples")
+    assert differing_somewhere and agreeing_somewhere  # the filter had something to tell apart
+
+
+def test_merged_report_names_every_run(browser, pair_run, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    # Two runs of the same config (the second a copy under a later timestamp).
+    first = tmp_path / "cfg" / pair_run.root.name
+    shutil.copytree(pair_run.root, first)
+    second = shutil.copytree(first, tmp_path / "cfg" / "29991231_235959")
+    out = tmp_path / "merged"
+    for target in (out, tmp_path / "merged-again"):
+        proc = compass("report", str(first), str(second), "--out", str(target), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    html = (out / "summary.html").read_bytes()
+    assert html == (tmp_path / "merged-again" / "summary.html").read_bytes()  # deterministic
+    browser.get((out / "summary.html").as_uri())
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert pair_run.root.name in heading and "29991231_235959" in heading, heading
+    assert pair_run.root.name in browser.title and "29991231_235959" in browser.title
+    runs = {td.text for td in browser.find_elements(By.CSS_SELECTOR, "#run-history tbody td:first-child")}
+    assert runs == {f"cfg/{pair_run.root.name}", "cfg/29991231_235959"}
+
+    # A single run's report regenerates byte for byte from a copy of its files.
+    copy = RunDir(shutil.copytree(pair_run.root, tmp_path / "copy"))
+    shutil.rmtree(copy.summary_dir)
+    assert compass("report", str(copy.root), cwd=tmp_path).returncode == 0
+    assert (copy.summary_dir / "summary.html").read_bytes() == (pair_run.summary_dir / "summary.html").read_bytes()
+
+
+def test_plot_legends_stay_off_the_bars(browser, pair_run):
+    from selenium.webdriver.common.by import By
+
+    browser.get((pair_run.summary_dir / "summary.html").as_uri())
+    plots = browser.find_elements(By.CSS_SELECTOR, ".plot svg")
+    assert len(plots) == 2  # the leaderboard's and the MMLU subjects' (two models: both have a legend)
+    for svg in plots:
+        overlap = browser.execute_script("""
+            const legend = arguments[0].querySelector("g[id^='legend']").getBoundingClientRect();
+            const axes = arguments[0].querySelector("g[id^='axes'] > g[id^='patch']").getBoundingClientRect();
+            return Math.max(0, Math.min(legend.right, axes.right) - Math.max(legend.left, axes.left)) *
+                   Math.max(0, Math.min(legend.bottom, axes.bottom) - Math.max(legend.top, axes.top));""", svg)
+        assert overlap == 0

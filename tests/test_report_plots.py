@@ -1,0 +1,52 @@
+"""The report's plots draw every name as typed: no math markup, no dropped legend entries, same bytes."""
+from __future__ import annotations
+
+import re
+
+from compass.records import Grid
+from compass.summarize import plots
+from compass.summarize.tables import Cell
+
+CELL = Cell(0.5, 0.3, 0.7, 10)
+
+
+def _glyphs(svg: str) -> set[str]:
+    """The glyph (and marker) outlines a plot draws: math text would bring italic or math-font ones."""
+    return set(re.findall(r'<path id="([^"]+)"', svg))
+
+
+def _bars(name: str, models: list[str]) -> str:
+    return plots.scores_with_ci([name], models, {(name, m): CELL for m in models})
+
+
+def test_names_with_dollars_are_drawn_as_typed_not_parsed_as_math():
+    # Unbalanced braces: matplotlib's math parser raises on these (the crash of `compass report`).
+    for name in ("$\\frac{unit$ conversion", "$x_$", "a $$ b", "\\$ $\\sqrt$"):
+        assert _bars(name, [name]).startswith("<svg")
+        assert plots.needle_heatmap({name: Grid([128], [0.0], [[1.0]], [[1]])}).startswith("<svg")
+    # "$x^2$" drawn as math would show an italic x and a superscript 2 and no dollar sign; drawn as
+    # typed, it uses exactly the glyphs of "$x^2" (one dollar sign: never math).
+    assert _glyphs(_bars("$x^2$", ["m"])) == _glyphs(_bars("$x^2", ["m"]))
+    assert _glyphs(_bars("$x^2$", ["$x^2$", "b"])) == _glyphs(_bars("$x^2", ["$x^2", "b"]))
+
+
+def test_legend_names_every_model_and_sits_outside_the_axes():
+    models = ["_base", "$\\alpha$", "c", "d"]  # matplotlib drops labels starting with "_" unless told
+    names = ["ds-1", "ds-2"]
+    with plots._plotting() as plt:
+        fig = plots.scores_figure(plt, names, models, {(n, m): Cell(0.95, 0.7, 1.0, 5) for n in names for m in models})
+        fig.canvas.draw()
+        legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        assert len(legends) == 1
+        assert [t.get_text() for t in legends[0].get_texts()] == models
+        legend = legends[0].get_window_extent()
+        for ax in fig.axes:  # bars at 95% with error bars to 100% fill the axes' lower right corner
+            assert not legend.overlaps(ax.get_window_extent())
+        plt.close(fig)
+
+
+def test_plots_are_deterministic():
+    cells = {("a", "m"): CELL, ("b", "m"): CELL, ("a", "n"): CELL}
+    assert plots.scores_with_ci(["a", "b"], ["m", "n"], cells) == plots.scores_with_ci(["a", "b"], ["m", "n"], cells)
+    grid = Grid([128, 1024], [0.0, 50.0], [[1.0, None], [0.0, 0.5]], [[1, 0], [1, 2]])
+    assert plots.needle_heatmap({"m": grid, "n": grid}) == plots.needle_heatmap({"m": grid, "n": grid})
