@@ -50,3 +50,13 @@ def test_similar_abbrs_stay_apart(tmp_path, capsys):
     assert code == 2 and "(myorg%2Fm, myorg/m)" in err and "--model" in err
     with pytest.raises(CompassError, match="no model 'myorg' with scored outcomes"):
         compare(tmp_path / "run", tmp_path / "run", model="myorg")
+
+
+def test_abbrs_named_like_run_folders(tmp_path):
+    """A model called "scored" and a config called "results" do not confuse the path forms."""
+    run = tmp_path / "outputs" / "results" / "20240501_120000"  # a config named "results"
+    for model in ("scored", "results"):
+        write(run, model, "d", np.ones(50, bool))
+    assert compare(run / "scored" / "scored", run / "scored" / "results").candidate.model == "results"
+    assert compare(run / "scored", run, model="scored").baseline.model == "scored"
+    assert compare(run, run, model="results").baseline.scored_dir == str(run.resolve() / "scored" / "results")

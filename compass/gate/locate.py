@@ -66,13 +66,14 @@ def locate(path: Path, model: str | None, role: str) -> Located:
 
 
 def _run_root(path: Path) -> tuple[Path, str | None]:
-    """The run directory holding ``path``, and the model abbr that ``path`` names, if it names one."""
-    if any((path / kind).is_dir() for kind in _PER_MODEL):  # a run directory, whatever its parent is called
-        return path, None
+    """The run directory holding ``path``, and the model abbr that ``path`` names, if it names one.
+    A model's directory holds files only, which tells it apart from a run directory whose parent
+    happens to be called like a per-model folder (a config named "results")."""
+    holds_per_model = any((path / kind).is_dir() for kind in _PER_MODEL)
+    if path.parent.name in _PER_MODEL and not holds_per_model:
+        return path.parent.parent, name_of(path.name)
     if path.name in _PER_MODEL:
         return path.parent, None
-    if path.parent.name in _PER_MODEL:
-        return path.parent.parent, name_of(path.name)
     return path, None
 
 

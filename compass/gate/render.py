@@ -41,6 +41,17 @@ def _not_compared(report: GateReport) -> list[tuple[str, list[str]]]:
                                               ("candidate", report.only_in_candidate)) if names]
 
 
+def _notes(report: GateReport) -> list[tuple[DatasetResult, str]]:
+    """Per dataset, in order: why its clusters were not used, and why it did not pass."""
+    notes = []
+    for r in report.datasets:
+        if r.fallback:
+            notes.append((r, r.fallback))
+        if r.verdict != "pass":
+            notes.append((r, f"{r.verdict}: {r.reason}"))
+    return notes
+
+
 def render_text(report: GateReport) -> str:
     s = report.settings
     header = ["dataset", "n", "baseline", "candidate", "delta [95% CI]", "p", "p_holm", "MDD", "verdict"]
@@ -57,8 +68,7 @@ def render_text(report: GateReport) -> str:
     ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines.append("")
-    lines += [f"  {r.dataset}: {r.fallback}" for r in report.datasets if r.fallback]
-    lines += [f"  {r.dataset}: {r.verdict}: {r.reason}" for r in report.datasets if r.verdict != "pass"]
+    lines += [f"  {r.dataset}: {note}" for r, note in _notes(report)]
     lines += [f"  not compared, only in {side}: {', '.join(names)}" for side, names in _not_compared(report)]
     lines.append(_overall_line(report))
     return "\n".join(lines)
@@ -88,8 +98,7 @@ def render_markdown(report: GateReport) -> str:
               f"{format_p(r.p_value)} | {format_p(r.p_holm)} | {_mdd(r)} | {_ICONS[r.verdict]} {r.verdict} |"
               for r in report.datasets]
     lines += ["", f"Scores in points. MDD: smallest drop detected with {s.power:.0%} power at this n."]
-    lines += [f"- **{_md(r.dataset)}**: {_md(r.fallback)}" for r in report.datasets if r.fallback]
-    lines += [f"- **{_md(r.dataset)}**: {_md(r.reason)}" for r in report.datasets if r.verdict != "pass"]
+    lines += [f"- **{_md(r.dataset)}**: {_md(note)}" for r, note in _notes(report)]
     lines += [f"- Not compared, only in {side}: {_md(', '.join(names))}" for side, names in _not_compared(report)]
     lines.append(f"\n{_overall_line(report)}")
     return "\n".join(lines) + "\n"
