@@ -14,6 +14,7 @@ from compass import records
 from compass.records import Prediction, Result, Scored
 from compass.store import RunDir
 from compass.testing import build_tiny_llama
+
 from helpers import compass, gsm8k_dataset, mmlu_dataset, write_config
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -34,7 +35,7 @@ def browser(tmp_path):
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = CHROMIUM or "chromium"  # None only on CI without it: fails there, loudly
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",  # network off
@@ -60,10 +61,12 @@ def hostile_run(tmp_path, mini_data, tiny_model):
         lines = csv_path.read_text().splitlines()
         lines[0] = f'"{INJECTIONS[0]} {INJECTIONS[2]} {INJECTIONS[3]}",1,2,3,4,A'
         csv_path.write_text("\n".join(lines) + "\n")
-    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="tiny", path=str(tiny_model)), dict(abbr=MATH_MODEL, path=str(tiny_model))],
+    models = [{"abbr": "tiny", "path": str(tiny_model)}, {"abbr": MATH_MODEL, "path": str(tiny_model)}]
+    cfg = write_config(tmp_path / "cfg.py", models,
                        [mmlu_dataset(mini_data["mmlu"], abbr=MATH_DATASET)])
     env_secret = "sk-test-SECRET-0123456789"
-    proc = compass("run", str(cfg), cwd=tmp_path, env={**os.environ, "OPENAI_API_KEY": env_secret, "HF_HUB_OFFLINE": "1"})
+    proc = compass("run", str(cfg), cwd=tmp_path,
+                   env={**os.environ, "OPENAI_API_KEY": env_secret, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
     (root,) = list((tmp_path / "outputs" / "cfg").iterdir())
     for path in root.rglob("*"):
@@ -73,7 +76,8 @@ def hostile_run(tmp_path, mini_data, tiny_model):
     preds = records.read_log(run.predictions("tiny", MATH_DATASET), Prediction).records
     scored = records.read_lines(run.scored("tiny", MATH_DATASET), Scored)
     records.write_lines(run.predictions("tiny", MATH_DATASET),
-                        [dataclasses.replace(p, prediction=text) for p, text in zip(preds, INJECTIONS)] + preds[len(INJECTIONS):])
+                        [dataclasses.replace(p, prediction=text) for p, text in zip(preds, INJECTIONS)]
+                        + preds[len(INJECTIONS):])
     records.write_lines(run.scored("tiny", MATH_DATASET),
                         [dataclasses.replace(s, extracted=text, correct=False) for s, text in zip(scored, INJECTIONS)]
                         + scored[len(INJECTIONS):])
@@ -100,7 +104,8 @@ def test_report_in_chromium(browser, hostile_run, tmp_path):
     lo, hi = result.ci95["accuracy"]
     assert f"[{100 * lo:.1f}, {100 * hi:.1f}]" in shown
     groups = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.breakdown tbody tr td:first-child")]
-    assert sorted(groups) == sorted(["elementary_arithmetic", MATH_GROUP])  # drawn (as text, not math) in the plot above
+    # The group named like math is drawn (as text, not math) in the plot above.
+    assert sorted(groups) == sorted(["elementary_arithmetic", MATH_GROUP])
 
     header = browser.find_element(By.CSS_SELECTOR, "#leaderboard th[data-col='2']")
     header.click()
@@ -131,21 +136,27 @@ def test_report_in_chromium(browser, hostile_run, tmp_path):
 def test_leaderboard_sorting(browser, tmp_path, mini_data, tiny_model):
     from selenium.webdriver.common.by import By
 
-    datasets = [mmlu_dataset(mini_data["mmlu"], abbr=f"mmlu-{k}", name=s, reader_cfg=dict(test_range=f"[0:{n}]"))
+    datasets = [mmlu_dataset(mini_data["mmlu"], abbr=f"mmlu-{k}", name=s, reader_cfg={"test_range": f"[0:{n}]"})
                 for k, s, n in (("a", "elementary_arithmetic", 6), ("b", "unit_conversion", 3))]
-    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="tiny", path=str(tiny_model))], datasets)
+    cfg = write_config(tmp_path / "cfg.py", [{"abbr": "tiny", "path": str(tiny_model)}], datasets)
     assert compass("run", str(cfg), cwd=tmp_path).returncode == 0
     (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
     browser.get((run / "summary" / "summary.html").as_uri())
     header = browser.find_element(By.CSS_SELECTOR, "#leaderboard th[data-col='0']")
-    names = lambda: [r.find_elements(By.TAG_NAME, "td")[0].text
-                     for r in browser.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")]
+
+    def names():
+        return [r.find_elements(By.TAG_NAME, "td")[0].text
+                for r in browser.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")]
+
     header.click()
     first = names()
     header.click()
     assert names() == list(reversed(first)) and sorted(first) in (first, list(reversed(first)))
-    values = lambda: [float(r.find_elements(By.TAG_NAME, "td")[2].get_attribute("data-value"))
-                      for r in browser.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")]
+
+    def values():
+        return [float(r.find_elements(By.TAG_NAME, "td")[2].get_attribute("data-value"))
+                for r in browser.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")]
+
     browser.find_element(By.CSS_SELECTOR, "#leaderboard th[data-col='2']").click()
     assert values() == sorted(values(), reverse=True)
 
@@ -161,8 +172,9 @@ def pair_run(tmp_path_factory, tiny_model):
     other = build_tiny_llama(base / "tiny-seed1", seed=1)
     mmlu = mmlu_dataset(write_mmlu(base / "mmlu", subjects=["elementary_arithmetic", "unit_conversion"],
                                    n_dev=3, n_val=2, n_test=6))
-    mmlu["infer_cfg"]["inferencer"] = dict(type="PPLInferencer", choices=REVERSED)
-    cfg = write_config(base / "cfg.py", [dict(abbr="tiny", path=str(tiny_model)), dict(abbr="org/tiny-1", path=str(other))],
+    mmlu["infer_cfg"]["inferencer"] = {"type": "PPLInferencer", "choices": REVERSED}
+    models = [{"abbr": "tiny", "path": str(tiny_model)}, {"abbr": "org/tiny-1", "path": str(other)}]
+    cfg = write_config(base / "cfg.py", models,
                        [mmlu, gsm8k_dataset(write_gsm8k(base / "gsm8k", n_train=3, n_test=8))])
     proc = compass("run", str(cfg), cwd=base)
     assert proc.returncode == 0, proc.stderr
@@ -176,7 +188,8 @@ def _open(browser, run: RunDir, source: str):
 
     browser.get((run.summary_dir / "summary.html").as_uri())
     Select(browser.find_element(By.ID, "sample-source")).select_by_visible_text(source)
-    return {r.find_element(By.TAG_NAME, "td").text: r for r in browser.find_elements(By.CSS_SELECTOR, "#samples tbody tr")}
+    rows = browser.find_elements(By.CSS_SELECTOR, "#samples tbody tr")
+    return {r.find_element(By.TAG_NAME, "td").text: r for r in rows}  # by the id in the first cell
 
 
 def test_drilldown_shows_the_question_first_and_folds_the_few_shot_block(browser, pair_run):
@@ -209,8 +222,8 @@ def test_drilldown_shows_each_choice_probability_labelled_by_the_config(browser,
         rows = _open(browser, pair_run, f"{model} / mmlu-mini")
         for p in predictions:
             lines = rows[p.id].find_elements(By.CSS_SELECTOR, "td.prediction .choice")
-            shown = [(line.find_element(By.CSS_SELECTOR, ".label").text, line.find_element(By.CSS_SELECTOR, ".pct").text)
-                     for line in lines]
+            shown = [(line.find_element(By.CSS_SELECTOR, ".label").text,
+                      line.find_element(By.CSS_SELECTOR, ".pct").text) for line in lines]
             top = max(p.choice_logprobs)
             weights = [math.exp(lp - top) for lp in p.choice_logprobs]
             expected = [(label, f"{100 * w / sum(weights):.1f}%") for label, w in zip(REVERSED, weights)]

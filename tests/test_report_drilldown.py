@@ -55,7 +55,7 @@ def test_truncated_drilldown_keeps_the_same_samples_for_every_model(tmp_path, mo
     monkeypatch.setattr(drilldown, "MAX_SAMPLES", 3)
     run = RunDir(tmp_path)
     a = _write(run, "a", [_pair(i, f"p{i}", "B", i != 4) for i in range(8)])  # a fails 4
-    b = _write(run, "b", [_pair(i, f"p{i}", "C" if i == 6 else "B", i not in (4, 6)) for i in range(8)])  # b differs on 6
+    b = _write(run, "b", [_pair(i, f"p{i}", "C" if i == 6 else "B", i not in (4, 6)) for i in range(8)])  # differs on 6
     sources = drilldown.samples([a, b], ["ds"])["sources"]
     ids = [[r["id"] for r in s["rows"]] for s in sources]
     assert ids[0] == ["4", "0", "6"] and ids[1] == ["4", "6", "0"]  # disagreement and failure kept, failures first
