@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats  # type: ignore[import-untyped]
+from scipy import stats
 
 from compass import records
 from compass.gate.analyse import compare
@@ -326,7 +326,8 @@ def test_small_n_is_inconclusive_and_strict_fails(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b")
     assert code == 0 and "inconclusive" in out
     report = compare(tmp_path / "a", tmp_path / "b")
-    assert report.datasets[0].verdict == "inconclusive" and report.datasets[0].mdd > 0.05
+    mdd = report.datasets[0].mdd
+    assert report.datasets[0].verdict == "inconclusive" and mdd is not None and mdd > 0.05
     code, _, _ = run_cli(capsys, "--baseline", tmp_path / "a", "--candidate", tmp_path / "b", "--strict")
     assert code == 1
     # Identical tiny runs: nothing changed, but 10 samples cannot detect a 1 pt drop either.
@@ -396,6 +397,7 @@ def test_cluster_bootstrap_wider_when_clusters_correlated(tmp_path):
 
     print(f"CI width: clustered {100 * width(clustered):.2f} pt vs iid {100 * width(flat):.2f} pt")
     assert width(clustered) > 1.5 * width(flat)
+    assert clustered.mdd is not None and flat.mdd is not None
     assert clustered.mdd > flat.mdd  # the clustered test is honest about its power too
     # (the bootstrap is seeded per dataset name, so only the interval's draws differ)
     assert (strata.n_clusters, strata.test, strata.p_value, strata.mdd) == (None, flat.test, flat.p_value, flat.mdd)
@@ -433,6 +435,7 @@ def test_report_files_parse(planted, tmp_path, capsys):
     table = [line for line in md.splitlines() if line.startswith("|")]
     assert len(table) == 2 + 2 and "regression" in table[-1] and "Δ [95% CI]" in table[0]
     suite = ET.parse(out_xml).getroot().find("testsuite")
+    assert suite is not None
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert set(cases) == {"bleu", "mmlu"} and suite.get("failures") == "1"
     assert cases["mmlu"].find("failure") is not None and cases["bleu"].find("failure") is None

@@ -37,8 +37,9 @@ def mmlu_like_collapse() -> tuple[np.ndarray, np.ndarray]:
     return base, cand
 
 
-def write(run: Path, values: np.ndarray, *, groups: list[str] | None = None, clusters: list[str | None] | list[str] | None = None,
-          dataset: str = "mmlu-mini", graded: bool = False) -> None:
+def write(run: Path, values: np.ndarray, *, groups: list[str] | None = None,
+          clusters: list[str | None] | list[str] | None = None, dataset: str = "mmlu-mini",
+          graded: bool = False) -> None:
     rows = [records.Scored(id=f"{i:03d}", evaluator="mean" if graded else "accuracy", extracted="x",
                            correct=None if graded else bool(v), score=float(v) if graded else None,
                            group=groups[i] if groups else None, cluster=clusters[i] if clusters else None)
@@ -78,8 +79,10 @@ def test_too_few_declared_clusters_fall_back_in_every_format(tmp_path, capsys):
     assert TOO_FEW in r["fallback"] and FELL_BACK in r["fallback"] and "0.0625" in r["fallback"]
     for rendered in (text, out_md.read_text()):
         assert TOO_FEW in rendered and FELL_BACK in rendered and "4 clusters: too few" in rendered
-    case = ET.parse(out_xml).getroot().find("testsuite/testcase")
-    assert TOO_FEW in case.find("failure").get("message") and FELL_BACK in case.find("system-out").text
+    root = ET.parse(out_xml).getroot()
+    message = root.findall("testsuite/testcase/failure")[0].get("message", "")
+    output = root.findall("testsuite/testcase/system-out")[0].text or ""
+    assert TOO_FEW in message and FELL_BACK in output
 
 
 @pytest.mark.parametrize(("n_clusters", "n_datasets", "falls_back"),

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import torch
-from helpers import REPO, compass, write_config
 from safetensors.torch import load_file
 
 from compass import records
 from compass.config.loading import read_python_config
 from compass.store import RunDir
+
+from helpers import REPO, compass, write_config
 
 
 def test_degraded_copy_loads_and_differs(tmp_path, tiny_model):

@@ -10,6 +10,7 @@ import numpy as np
 
 from compass import records
 from compass.store import RunDir
+
 from helpers import REPO, compass
 
 GATE = REPO / "compass" / "gate"
@@ -38,7 +39,8 @@ def test_compass_gate_command_exit_codes(tmp_path):
     assert proc.returncode == 0 and "gate verdict: PASS" in proc.stdout, proc.stderr
     proc = compass("gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "x"), cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "does not exist" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "compass.gate", "--help"], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "compass.gate", "--help"], capture_output=True, text=True,
+                          cwd=tmp_path)
     assert proc.returncode == 0 and "--max-drop" in proc.stdout
 
 

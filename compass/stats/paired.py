@@ -18,7 +18,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import special, stats  # type: ignore[import-untyped]
+from scipy import special, stats
 
 # Berger & Boos (1994): with a tolerance m > 0 the McNemar p-value is maximised over a
 # (1 - gamma) confidence interval for the nuisance discordance rate and pays gamma for it.
