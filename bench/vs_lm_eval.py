@@ -120,7 +120,7 @@ def compass_source(rev: str | None, work: Path) -> tuple[Path, str]:
 
 def build_fixture(work: Path, size: dict) -> tuple[Path, Path, str]:
     """Model and data, built once per size and reused (so later runs measure the same fixture)."""
-    from compass.datasets.synthetic import MMLU_SUBJECTS, write_gsm8k, write_mmlu
+    from compass.synthetic import MMLU_SUBJECTS, write_gsm8k, write_mmlu
     from compass.testing import build_tiny_llama
 
     model = build_tiny_llama(work / f"model-h{size['hidden']}-l{size['layers']}-v{size['vocab']}",

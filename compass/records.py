@@ -348,6 +348,7 @@ def json_schema(cls: type) -> dict[str, Any]:
 
     schema = json_schema_of(cls)
     schema["properties"]["schema_version"] = {"const": SCHEMA_VERSION}
+    schema["required"].append("schema_version")  # a default for writers; readers insist on it
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://compass.invalid/schemas/{_kind_name(cls)}.schema.json",
             "title": cls.__name__, "description": (cls.__doc__ or "").strip().splitlines()[0], **schema}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compass.datasets import synthetic
+from compass import synthetic
 
 
 def _corpus() -> list[str]:

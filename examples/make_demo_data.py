@@ -4,7 +4,7 @@
 """
 from pathlib import Path
 
-from compass.datasets.synthetic import write_ceval, write_gsm8k, write_humaneval, write_math, write_mmlu
+from compass.synthetic import write_ceval, write_gsm8k, write_humaneval, write_math, write_mmlu
 
 HERE = Path(__file__).parent
 write_mmlu(HERE / "data" / "mmlu-mini", n_dev=5, n_val=5, n_test=25)

@@ -91,7 +91,7 @@ examples/build_reference_demo.sh
 
 This copy was produced by `{stats['command']}`.
 
-Pretraining corpus: synthetic **train** split items of `compass.datasets.synthetic` (MMLU-format
+Pretraining corpus: synthetic **train** split items of `compass.synthetic` (MMLU-format
 and GSM8K-format), `facts_corpus()` (also restated as short Q/A lines) and Python stdlib docstrings;
 {stats['corpus']['docs']} documents, {stats['corpus']['train_tokens']:,} train tokens. Test-split items never
 enter the corpus (the generators' splits are hash-disjoint).

@@ -55,7 +55,7 @@ def gsm8k_accuracy(model, tok, rows, max_new_tokens: int = 80) -> tuple[float, l
 def score(path: str, n_mc: int = 40, n_gsm: int = 40, seed: int = 0) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from compass.datasets import synthetic as syn
+    from compass import synthetic as syn
 
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()

@@ -53,7 +53,7 @@ ceval_val_counts = {
     "physician": 49,
 }
 
-# The synthetic mini set (compass.datasets.synthetic.write_ceval with n_val=ceval_mini_val_counts):
+# The synthetic mini set (compass.synthetic.write_ceval with n_val=ceval_mini_val_counts):
 # two subjects per category, two of them Hard, with unequal val sizes so the two averages differ.
 ceval_mini_val_counts = {"advanced_mathematics": 4, "high_school_physics": 2, "college_economics": 5,
                          "middle_school_geography": 2, "logic": 3, "modern_chinese_history": 2, "accountant": 4,

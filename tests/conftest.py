@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from compass.datasets.synthetic import write_gsm8k, write_mmlu
+from compass.synthetic import write_gsm8k, write_mmlu
 from compass.testing import build_tiny_llama
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, SummarizerCfg, SummaryGroup, read_python_config
 from compass.datasets import ceval
-from compass.datasets.synthetic import CEVAL_MINI_VAL_COUNTS, ceval_items, write_ceval
+from compass.synthetic import CEVAL_MINI_VAL_COUNTS, ceval_items, write_ceval
 from compass.errors import CompassError
 from compass.evaluators.postprocess import option_letter
 from compass.store import RunDir

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from compass.config import ModelConfig
-from compass.datasets.synthetic import gsm8k_items, mmlu_items
+from compass.synthetic import gsm8k_items, mmlu_items
 from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
 from compass.models.hf import HFCausalLM
 from helpers import direct_logprob

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from compass.config import ModelConfig
-from compass.datasets.synthetic import mmlu_items
+from compass.synthetic import mmlu_items
 from compass.models.base import ScoreRequest
 from compass.models.hf import HFCausalLM
 from compass.models.hf_score import build_rows

@@ -12,9 +12,9 @@ import pytest
 from compass import records
 from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, read_python_config
 from compass.datasets import math_dataset
-from compass.datasets.synthetic import MATH_TYPES, math_items, write_math
+from compass.synthetic import MATH_TYPES, math_items, write_math
 from compass.errors import CompassError
-from compass.evaluators.math_equiv import extract_boxed
+from compass.evaluators.math.extract import extract_boxed
 from compass.stats.intervals import wilson
 from helpers import REPO, compass, predictions_of, result_of, score_rows, scored_of, write_config
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from compass.datasets.synthetic import write_gsm8k
+from compass.synthetic import write_gsm8k
 from compass.tasks.infer import sent_ids
 from helpers import (compass, error_line, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of,
                      write_config)

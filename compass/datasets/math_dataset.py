@@ -13,7 +13,7 @@ from pathlib import Path
 
 from compass.datasets.base import LoadedDataset, Sample, hub_load, subset_names
 from compass.errors import CompassError
-from compass.evaluators.math_equiv import extract_boxed
+from compass.evaluators.math.extract import extract_boxed
 
 SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
             "prealgebra", "precalculus")

@@ -28,7 +28,7 @@ def _judge_pairwise(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) 
 
 
 def _math_equiv(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
-    from compass.evaluators.math_judge import math_equiv
+    from compass.evaluators.math.judge import math_equiv
 
     return math_equiv(answers, cfg, ctx)
 
@@ -62,7 +62,7 @@ EVALUATOR_ALIASES = {"AccEvaluator": "accuracy", "JudgeSingleEvaluator": "judge_
 
 
 def _math_answer(text: str) -> str:
-    from compass.evaluators.math_judge import answer
+    from compass.evaluators.math.judge import answer
 
     return answer(text)
 

@@ -76,7 +76,7 @@ def _up_to(make, n: int, report: StageReport, what: str) -> list:
 
 
 def read_synthetic(spec: SourceSpec, report: StageReport) -> list[Doc]:
-    from compass.datasets import synthetic as syn  # reference_model may import compass, never the reverse
+    from compass import synthetic as syn  # reference_model may import compass, never the reverse
 
     o = {"mmlu_per_subject": 300, "mc_shuffles": 1, "gsm8k": 2000, "facts_repeats": 3, "items_per_doc": 4,
          "mmlu_items_per_doc": 0, "mmlu_subject_items": {}, "seed": 0, **spec.options}

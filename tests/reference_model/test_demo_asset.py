@@ -13,7 +13,7 @@ ASSET = Path(__file__).resolve().parents[2] / "examples" / "assets" / "reference
 def test_demo_asset_solves_held_out_word_problems():
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from compass.datasets import synthetic as syn
+    from compass import synthetic as syn
     from reference_model.evalcheck import gsm8k_accuracy
 
     tok = AutoTokenizer.from_pretrained(ASSET, local_files_only=True)

@@ -13,7 +13,8 @@ from collections import defaultdict
 from compass.config import EvaluatorCfg
 from compass.datasets.math_dataset import level_of
 from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
-from compass.evaluators.math_equiv import DEFAULT_TIMEOUT, extract_answer, is_equiv
+from compass.evaluators.math.equiv import DEFAULT_TIMEOUT, is_equiv
+from compass.evaluators.math.extract import extract_answer
 from compass.stats.intervals import wilson
 
 
