@@ -1,4 +1,4 @@
-# HumanEval-format mini set (synthetic programming tasks, see compass.datasets.synthetic.write_humaneval),
+# HumanEval-format mini set (synthetic programming tasks, see compass.synthetic.write_humaneval),
 # zero-shot: the model continues the function from its signature and docstring, greedy. Each
 # completion runs against the task's tests in the sandbox; the score is pass@1.
 humaneval_reader_cfg = dict(input_columns=["prompt"], output_column="entry_point", test_split="test")
