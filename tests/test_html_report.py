@@ -166,7 +166,7 @@ def test_leaderboard_sorting(browser, tmp_path, mini_data, tiny_model):
 def pair_run(tmp_path_factory, tiny_model):
     """A real run of two differently initialised tiny models on a multiple-choice set (choices
     scored in the order D, C, B, A) and a generation set; read only by the tests below."""
-    from compass.datasets.synthetic import write_gsm8k, write_mmlu
+    from compass.synthetic import write_gsm8k, write_mmlu
 
     base = tmp_path_factory.mktemp("pair")
     other = build_tiny_llama(base / "tiny-seed1", seed=1)
