@@ -2,15 +2,27 @@
 frozen :class:`~compass.config.schema.Config`; every problem is one line naming the file and key."""
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 from compass.config.schema import Config, DatasetConfig, ModelConfig, PartitionerCfg, RunnerCfg, StageCfg, SummarizerCfg
+from compass.config.pyfile import read_python_config
 from compass.errors import CompassError
 from compass.schema import from_dict
 
 TOP_LEVEL = {"models", "datasets", "summarizer", "work_dir", "infer", "eval"}
+
+
+def near_miss(name: str, key: str) -> bool:
+    """A typo of ``key``: one edit away (a letter added, dropped, changed or two swapped), two for long keys."""
+    a, b = name.lower(), key.lower()
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)] <= (2 if len(key) >= 8 else 1)
 
 
 def load_config(path: str | Path) -> Config:
@@ -19,9 +31,9 @@ def load_config(path: str | Path) -> Config:
     if not path.is_file():
         raise CompassError(f"{path}: config file not found")
     raw = read_python_config(path)
-    for key in raw:
-        close = difflib.get_close_matches(key, TOP_LEVEL, n=1, cutoff=0.8)
-        if key not in TOP_LEVEL and close:
+    for key in raw:  # helpers of any other name are the user's own (a leading underscore hides them too)
+        close = [k for k in TOP_LEVEL if key not in TOP_LEVEL and near_miss(key, k)]
+        if close:
             raise CompassError(f"{path}: {key}: unknown top-level key (did you mean {close[0]!r}?)")
     for key in ("models", "datasets"):
         if key not in raw:
@@ -51,24 +63,3 @@ def load_config(path: str | Path) -> Config:
     return Config(str(path), models, datasets, summarizer, work_dir, runner, partitioner)
 
 
-def read_python_config(path: Path) -> dict[str, Any]:
-    from mmengine.config import Config as MMConfig  # imported here: it is slow and only needed now
-
-    try:
-        cfg = MMConfig.fromfile(str(path))
-    except SyntaxError as exc:
-        where = exc.filename if exc.filename and not exc.filename.startswith("<") else path
-        raise CompassError(f"{where}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except (ImportError, ModuleNotFoundError) as exc:
-        raise CompassError(f"{path}: import failed: {exc}") from None
-    except Exception as exc:  # mmengine wraps user errors in many types
-        raise CompassError(f"{path}: cannot load config: {type(exc).__name__}: {exc}") from None
-    return _plain(cfg._cfg_dict.to_dict())
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
