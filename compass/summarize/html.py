@@ -94,7 +94,11 @@ def _metadata(columns: list[Column], datasets: list[str]) -> dict:
         # A merged report says which run each invocation belongs to; a single run's report names
         # no directory, so a copy of the run regenerates the same bytes.
         label = f"{run.root.parent.name}/{run.root.name}" if len(runs) > 1 else ""
-        history += [{**h, "run": label} for h in (read_json(info_path) if info_path.exists() else [])]
+        # The invocations that made predictions: re-scoring or re-summarizing elsewhere (-m eval,
+        # -m summarize) changes the results it wrote, never how the predictions came about, so the
+        # report it regenerates is the same bytes for the same results.
+        invocations = read_json(info_path) if info_path.exists() else []
+        history += [{**h, "run": label} for h in invocations if "infer" in h.get("stages", {})]
     results = []
     for column in columns:
         for ds in datasets:
