@@ -10,7 +10,7 @@ from compass.datasets import load
 from compass.datasets.base import Sample
 from compass.errors import CompassError
 from compass.prompts.retrievers import Retriever
-from helpers import compass, write_config
+from helpers import compass, predictions_of, write_config
 
 
 def _custom(path, **reader) -> dict:
@@ -31,14 +31,15 @@ def _write_jsonl(path, rows):
 def test_custom_jsonl_and_csv(tmp_path):
     d = tmp_path / "data"
     d.mkdir()
-    _write_jsonl(d / "test.jsonl", [{"key": "x1", "q": "capital of France", "a": "Paris", "topic": "geo"},
-                                    {"key": "x2", "q": "two plus two", "a": "4", "topic": "math"}])
-    _write_jsonl(d / "dev.jsonl", [{"key": "d1", "q": "two plus three", "a": "5", "topic": "math"},
-                                   {"key": "d2", "q": "capital of Spain", "a": "Madrid", "topic": "geo"}])
+    _write_jsonl(d / "test.jsonl", [{"key": "x1", "q": "capital of France", "a": "Paris", "topic": "geo", "doc": 7},
+                                    {"key": "x2", "q": "two plus two", "a": "4", "topic": "math", "doc": 7}])
+    _write_jsonl(d / "dev.jsonl", [{"key": "d1", "q": "two plus three", "a": "5", "topic": "math", "doc": 1},
+                                   {"key": "d2", "q": "capital of Spain", "a": "Madrid", "topic": "geo", "doc": 2}])
     cfg = load_config(write_config(tmp_path / "c.py", [dict(abbr="m", path="x")],
-                                   [_custom(d, id_column="key", group_column="topic")]))
+                                   [_custom(d, id_column="key", group_column="topic", cluster_column="doc")]))
     data = load(cfg.datasets[0])
-    assert [(s.id, s.gold, s.group) for s in data.test] == [("x1", "Paris", "geo"), ("x2", "4", "math")]
+    assert [(s.id, s.gold, s.group, s.cluster) for s in data.test] == [("x1", "Paris", "geo", "7"),
+                                                                        ("x2", "4", "math", "7")]
     assert len(data.fewshot) == 2
     (tmp_path / "t.csv").write_text("q,a\nhello,1\nworld,2\n")
     cfg = load_config(write_config(tmp_path / "c2.py", [dict(abbr="m", path="x")], [_custom(tmp_path / "t.csv")]))
@@ -106,5 +107,5 @@ def test_custom_dataset_end_to_end(tmp_path, tiny_model):
     proc = compass("run", str(cfg), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
-    rows = [json.loads(line) for line in (run / "predictions" / "tiny" / "mine.jsonl").read_text().splitlines()]
-    assert len(rows) == 4 and all(r["prompt"].startswith("Q: example") for r in rows)
+    rows = predictions_of(run, "tiny", "mine")
+    assert len(rows) == 4 and all(r.prompt.startswith("Q: example") for r in rows)

@@ -92,6 +92,7 @@ class ReaderCfg:
     test_range: str | None = None  # a slice such as "[0:100]", applied after loading
     id_column: str | None = None  # custom datasets: the column holding sample ids (default: row number)
     group_column: str | None = None  # custom datasets: a column grouping samples (subject, category)
+    cluster_column: str | None = None  # custom datasets: samples sharing a value are not independent (the gate)
 
     def validate(self, where: str) -> None:
         if self.test_range is not None:

@@ -1,11 +1,11 @@
 """What every dataset loader returns: samples with template fields and a gold answer."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compass.errors import CompassError
+from compass.records import iter_json_lines
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,7 @@ class Sample:
     fields: dict[str, str]  # the columns prompt templates may use
     gold: str | dict | list  # dict: HumanEval's tests and entry point; list: several needles
     group: str | None = None  # e.g. MMLU subject: few-shot examples and CIs respect it
-    cluster: str | None = None  # samples sharing one are not independent (e.g. one passage): the gate pairs by it
+    cluster: str | None = None  # samples sharing one are not independent (e.g. one passage): the gate clusters by it
 
 
 @dataclass
@@ -50,17 +50,7 @@ def load_subject_csvs(data: Path, name, train_split: str, test_split: str, read_
 def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
     """Rows of a jsonl file; a broken line or a missing field is a one-line error naming the line."""
     rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise CompassError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CompassError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    for lineno, row in iter_json_lines(path):
         if not isinstance(row, dict):
             raise CompassError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
         for key in required:

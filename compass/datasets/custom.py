@@ -1,7 +1,8 @@
 """Your own data without code: a jsonl or csv (with a header) whose columns the config declares.
 
 ``reader_cfg.input_columns`` are the fields templates may use, ``output_column`` is the gold
-answer, and optional ``id_column`` / ``group_column`` give sample ids and groups. The few-shot pool
+answer, and optional ``id_column`` / ``group_column`` / ``cluster_column`` give sample ids, groups
+(strata for breakdowns) and clusters (samples that are not independent, e.g. one passage's questions). The few-shot pool
 is the ``train_split`` file if one sits beside the test file (``<stem>_<split>.<ext>`` or
 ``<split>.<ext>`` in a directory).
 """
@@ -48,7 +49,7 @@ def _split_file(test_file: Path, split: str) -> Path | None:
 def _samples(path: Path, cfg: DatasetConfig) -> list[Sample]:
     reader = cfg.reader_cfg
     required = tuple(dict.fromkeys([*(reader.input_columns or []), reader.output_column,
-                                    *(c for c in (reader.id_column, reader.group_column) if c)]))
+                                    *(c for c in (reader.id_column, reader.group_column, reader.cluster_column) if c)]))
     samples, seen = [], set()
     for lineno, row in _rows(path, required):
         sample_id = str(row[reader.id_column]) if reader.id_column else str(len(samples))
@@ -57,7 +58,8 @@ def _samples(path: Path, cfg: DatasetConfig) -> list[Sample]:
         seen.add(sample_id)
         fields = {k: "" if v is None else str(v) for k, v in row.items()}
         group = str(row[reader.group_column]) if reader.group_column else None
-        samples.append(Sample(sample_id, fields, str(row[reader.output_column]), group))
+        cluster = str(row[reader.cluster_column]) if reader.cluster_column else None
+        samples.append(Sample(sample_id, fields, str(row[reader.output_column]), group, cluster))
     return samples
 
 

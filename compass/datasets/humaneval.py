@@ -7,28 +7,14 @@ prompt (templates may wrap it), the test code defining ``check(candidate)``, and
 """
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 from compass.datasets.base import LoadedDataset, Sample, hub_load
 from compass.errors import CompassError
+from compass.records import iter_json_lines
 
 FIELDS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
 FILE_NAMES = ("HumanEval.jsonl", "HumanEval.jsonl.gz", "test.jsonl", "test.jsonl.gz")
-
-
-def _lines(path: Path) -> list[str]:
-    raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:  # BadGzipFile is an OSError; a truncated file is an EOFError
-            raise CompassError(f"{path}: not a valid gzip file ({exc})") from None
-    try:
-        return raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise CompassError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _sample(row, where: str) -> Sample:
@@ -60,14 +46,8 @@ def _unique(samples: list[Sample], wheres: list[str]) -> list[Sample]:
 def load_file(path: Path) -> list[Sample]:
     """The tasks of one HumanEval jsonl file; a bad line is a one-line error naming file and line."""
     samples, wheres = [], []
-    for lineno, line in enumerate(_lines(path), 1):
-        if not line.strip():
-            continue
+    for lineno, row in iter_json_lines(path):
         where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CompassError(f"{where}: not valid JSON ({exc.msg})") from None
         samples.append(_sample(row, where))
         wheres.append(where)
     if not samples:
