@@ -29,13 +29,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import select
 import socket
 import struct
 import threading
-import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Self
 from urllib.parse import urlsplit
 
 TRANSPORT = ("429", "5xx", "hang", "reset")
@@ -47,8 +48,8 @@ Policy = Callable[[bytes, int], "str | None"]  # (request body, attempt number) 
 
 
 def seeded(rate: float, seed: int, kinds: tuple[str, ...] = ALL_TRANSIENT) -> Policy:
-    """A fault on a fraction ``rate`` of attempts, its kind drawn among ``kinds``; every attempt
-    of a request is its own draw."""
+    """A fault on a fraction ``rate`` of attempts, its kind drawn among ``kinds`` (a kind listed
+    twice is drawn twice as often); every attempt of a request is its own draw."""
     def policy(body: bytes, attempt: int) -> str | None:
         digest = hashlib.sha256(b"%d|%d|" % (seed, attempt) + body).digest()
         if int.from_bytes(digest[:4], "big") / 2 ** 32 >= rate:
@@ -76,9 +77,10 @@ class FaultProxy:
         self.attempts = 0  # POSTs received
         self._seen: Counter[bytes] = Counter()
         self._lock = threading.Lock()
+        self.closing = threading.Event()  # ends the hangs when the proxy closes
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False  # hanging handlers must not hold up the test's exit
+        self._httpd.block_on_close = False
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}{parts.path}"
 
     def decide(self, body: bytes) -> str | None:
@@ -90,22 +92,52 @@ class FaultProxy:
                 self.injected[kind] += 1
             return kind
 
-    def forward(self, method: str, path: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
+    def forward(self, method: str, path: str, headers: dict, body: bytes,
+                client: socket.socket | None = None) -> tuple[int, dict, bytes] | None:
+        """The upstream's answer; None if ``client`` left first (the upstream connection is then
+        closed too, so the server sees the disconnect, as it would without a proxy)."""
         conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=600)
+        answer: list = []
+
+        def ask() -> None:
+            try:
+                conn.request(method, path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                answer.append((resp.status, dict(resp.getheaders()), resp.read()))
+            except OSError:  # closed below: the client left
+                pass
+
+        worker = threading.Thread(target=ask, daemon=True)
+        worker.start()
         try:
-            conn.request(method, path, body=body or None, headers=headers)
-            resp = conn.getresponse()
-            return resp.status, dict(resp.getheaders()), resp.read()
+            while worker.is_alive():
+                worker.join(0.05)
+                if worker.is_alive() and client is not None and client_gone(client):
+                    if conn.sock is not None:
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                    worker.join()
+                    return None
         finally:
             conn.close()
+        return answer[0] if answer else None
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> Self:
         threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def client_gone(sock: socket.socket) -> bool:
+    """The peer closed (or reset) the connection: readable, yet nothing to read."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def corrupt(kind: str, data: bytes) -> bytes:
@@ -123,7 +155,7 @@ def corrupt(kind: str, data: bytes) -> bytes:
             choice["logprobs"] = moved
     elif kind == "cut_last_token":
         for choice in obj["choices"]:
-            for key, value in (choice.get("logprobs") or {}).items():
+            for value in (choice.get("logprobs") or {}).values():
                 if isinstance(value, list):
                     del value[-1:]
     return json.dumps(obj).encode()
@@ -153,14 +185,18 @@ def _handler(proxy: FaultProxy):
             return {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
 
         def do_GET(self) -> None:
-            status, headers, data = proxy.forward("GET", self.path, self._headers(), b"")
+            forwarded = proxy.forward("GET", self.path, self._headers(), b"")
+            if forwarded is None:
+                self.send_error(502)
+                return
+            status, headers, data = forwarded
             self._send(status, data, headers.get("Content-Type", "application/json"))
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             kind = proxy.decide(body)
             if kind == "hang":
-                time.sleep(proxy.hang_s)
+                proxy.closing.wait(proxy.hang_s)
                 self.close_connection = True
                 return
             if kind == "reset":  # linger 0: close() sends RST instead of FIN
@@ -179,7 +215,11 @@ def _handler(proxy: FaultProxy):
                 else:
                     self._send(status, json.dumps({"error": {"message": f"upstream failure {status}"}}).encode())
                 return
-            status, headers, data = proxy.forward("POST", self.path, self._headers(), body)
+            forwarded = proxy.forward("POST", self.path, self._headers(), body, self.connection)
+            if forwarded is None:
+                self.close_connection = True
+                return
+            status, headers, data = forwarded
             if status == 200 and kind is not None:
                 data = corrupt(kind, data)
             self._send(status, data, headers.get("Content-Type", "application/json"))

@@ -32,7 +32,9 @@ prompt handling from ``_normalize_prompt_text_to_input`` / ``_normalize_prompt_t
 ``max_model_len`` defaults to 1024 although the demo model's config says 256: the demo's 5-shot
 prompts are longer, and the transformers backend runs them with ``max_seq_len=1024``; a real vLLM
 serves them when started with ``--max-model-len 1024`` and VLLM_ALLOW_LONG_MAX_MODEL_LEN=1.
-The model runs one request at a time (a lock), in float32 on the CPU.
+The model runs one request at a time, in float32 on the CPU. A request whose client has gone by
+the time its turn comes is dropped unanswered, as vLLM aborts the requests of disconnected
+clients: timed-out attempts must not pile up ahead of their own retries.
 """
 from __future__ import annotations
 
@@ -42,9 +44,12 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from fault_proxy import client_gone
 
 CLAMP = -9999.0
 
@@ -60,7 +65,10 @@ class Engine:
         self.lock = threading.Lock()
 
     def token_text(self, token_id: int) -> str:
-        return self.tokenizer.decode([token_id])
+        return self.decode([token_id])
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens))
 
     @torch.no_grad()
     def prompt_logprobs(self, prompts: list[list[int]], top: int) -> list[list[dict[int, float] | None]]:
@@ -98,14 +106,14 @@ class Engine:
                 scores = out.logits[0, -1].float()
                 token = int(scores.argmax()) if temperature == 0 else _sample(scores, temperature, top_p, generator)
                 if token in self.eos:
-                    return new, self.tokenizer.decode(new, skip_special_tokens=True), "stop"
+                    return new, self.decode(new, skip_special_tokens=True), "stop"
                 new.append(token)
-                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                text = self.decode(new, skip_special_tokens=True)
                 hits = [text.find(s) for s in stop if s and s in text]
                 if hits:
                     return new, text[:min(hits)], "stop"
                 out = self.model(torch.tensor([[token]]), cache=out.cache, use_cache=True)
-        return new, self.tokenizer.decode(new, skip_special_tokens=True), "length"
+        return new, self.decode(new, skip_special_tokens=True), "length"
 
 
 def _steps(ids: list[int], logp: torch.Tensor, top: int) -> list[dict[int, float] | None]:
@@ -135,7 +143,8 @@ class VLLMLikeServer:
         self.engine = Engine(model_path)
         self.name, self.max_model_len, self.key = name, max_model_len, key
         self.requests: list[dict] = []
-        self._lock = threading.Lock()
+        self.abandoned = 0  # requests whose client had left before their turn came
+        self._lock, self._turn = threading.Lock(), threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
@@ -145,7 +154,7 @@ class VLLMLikeServer:
         with self._lock:
             return len(self.requests)
 
-    def __enter__(self) -> "VLLMLikeServer":
+    def __enter__(self) -> Self:
         threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
@@ -163,23 +172,25 @@ class VLLMLikeServer:
         if body.get("n", 1) != 1:
             return _error(400, "this test server answers n=1 only")
         tok, engine, echo = self.engine.tokenizer, self.engine, bool(body.get("echo"))
-        inputs = [(tok(p)["input_ids"], p) if isinstance(p, str) else (list(p), tok.decode(list(p))) for p in prompts]
+        # A text prompt: its tokens, BOS first; token ids: as given, echoed as their decoded text.
+        inputs = [(tok(p)["input_ids"], p) if isinstance(p, str) else (list(p), engine.decode(list(p)))
+                  for p in prompts]
         outputs = []
         for ids, _ in inputs:
             status, params = self._sampling(body, len(ids))
             if status != 200:
                 return status, params
             outputs.append(engine.generate(ids, **params))
-        k = body.get("logprobs")
-        steps = engine.prompt_logprobs([ids + new for (ids, _), (new, _, _) in zip(inputs, outputs)], int(k)) \
-            if k is not None else [None] * len(inputs)
-        choices = []
+        k = -1 if body.get("logprobs") is None else int(body["logprobs"])
+        steps: list = engine.prompt_logprobs([ids + new for (ids, _), (new, _, _) in zip(inputs, outputs)], k) \
+            if k >= 0 else [None] * len(inputs)
+        choices: list[dict] = []
         for (ids, text), (new, out_text, finish), step in zip(inputs, outputs, steps):
             logprobs = None
             if step is not None:  # echo: the prompt's tokens too; else the new tokens only
                 shown = ids + new if echo else new
-                logprobs = _openai_logprobs(shown, step[len(ids + new) - len(shown):], int(k), engine.token_text)
-            choices.append({"index": len(choices), "text": (text if echo else "") + out_text, "logprobs": logprobs,
+                logprobs = _openai_logprobs(shown, step[len(ids + new) - len(shown):], k, engine.token_text)
+            choices.append({"index": len(choices), "text": (str(text) if echo else "") + out_text, "logprobs": logprobs,
                             "finish_reason": finish, "stop_reason": None, "prompt_logprobs": None})
         prompt_tokens, new_tokens = sum(len(ids) for ids, _ in inputs), sum(len(o[0]) for o in outputs)
         return 200, {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
@@ -207,17 +218,21 @@ class VLLMLikeServer:
         if prompt_len + max_tokens > self.max_model_len:
             return _error(400, f"This model's maximum context length is {self.max_model_len} tokens. However, you "
                                f"requested {prompt_len + max_tokens} tokens ({prompt_len} in the messages, "
-                               f"{max_tokens} in the completion). Please reduce the length of the messages or completion.")
+                               f"{max_tokens} in the completion). Please reduce the length of the messages or "
+                               f"completion.")
         stop = body.get("stop") or []
-        return 200, dict(max_tokens=max_tokens, stop=[stop] if isinstance(stop, str) else list(stop),
-                         temperature=1.0 if body.get("temperature") is None else float(body["temperature"]),
-                         top_p=1.0 if body.get("top_p") is None else float(body["top_p"]),
-                         seed=body.get("seed"))
+        return 200, {"max_tokens": max_tokens, "stop": [stop] if isinstance(stop, str) else list(stop),
+                         "temperature": 1.0 if body.get("temperature") is None else float(body["temperature"]),
+                         "top_p": 1.0 if body.get("top_p") is None else float(body["top_p"]),
+                         "seed": body.get("seed")}
 
 
 def _openai_logprobs(ids: list[int], steps: list, k: int, token_text) -> dict:
     """vLLM's ``_create_completion_logprobs``: offsets are running sums of the token strings' lengths."""
-    tokens, values, tops, offsets = [], [], [], []
+    tokens: list[str] = []
+    values: list[float | None] = []
+    tops: list[dict | None] = []
+    offsets: list[int] = []
     for token_id, step in zip(ids, steps):
         text = token_text(token_id)
         offsets.append(offsets[-1] + len(tokens[-1]) if tokens else 0)
@@ -269,8 +284,9 @@ def _handler(server: VLLMLikeServer):
             if not self._authorised():
                 return
             if self.path.rstrip("/") == "/v1/models":
-                self._send(200, {"object": "list", "data": [{"id": server.name, "object": "model",
-                                                             "owned_by": "vllm", "max_model_len": server.max_model_len}]})
+                model = {"id": server.name, "object": "model", "owned_by": "vllm",
+                         "max_model_len": server.max_model_len}
+                self._send(200, {"object": "list", "data": [model]})
             else:
                 self._send(*_error(404, "Not Found"))
 
@@ -290,8 +306,14 @@ def _handler(server: VLLMLikeServer):
             if body.get("model") != server.name:
                 self._send(*_error(404, f"The model `{body.get('model')}` does not exist."))
                 return
-            with server._lock:
-                server.requests.append(body)
-            self._send(*routes[self.path](body))
+            with server._turn:  # one request at a time, as one engine serves them
+                if client_gone(self.connection):  # vLLM aborts the requests of clients that left
+                    server.abandoned += 1
+                    self.close_connection = True
+                    return
+                with server._lock:
+                    server.requests.append(body)
+                answer = routes[self.path](body)
+            self._send(*answer)
 
     return Handler
