@@ -1,25 +1,21 @@
-"""HumanEval: loader, completion post-processing, the code evaluator through the real sandbox,
-pass@k, seeded sampling in the transformers backend, and a sampled run end to end."""
+"""HumanEval: loader, completion post-processing, seeded sampling in the transformers backend, and
+a sampled run end to end. The code evaluator and pass@k: tests/test_code_exec.py."""
 from __future__ import annotations
 
 import gzip
-import itertools
 import json
-import math
-from fractions import Fraction
 
 import pytest
 import torch
 
-from compass import evaluators
-from compass.config import EvalCfg, InferencerCfg
+from compass.config import InferencerCfg
 from compass.datasets import humaneval
 from compass.datasets.synthetic import humaneval_items, write_humaneval
 from compass.errors import CompassError
-from compass.evaluators.code_exec import pass_at_k
 from compass.evaluators.postprocess import humaneval_completion
 from compass.schema import from_dict
 from compass.store import recover_jsonl
+
 from helpers import compass, error_line, write_config
 
 ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    return a + b\n",
@@ -29,38 +25,6 @@ ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    retu
 EVEN = {"task_id": "T/even", "entry_point": "is_even", "canonical_solution": "    return n % 2 == 0\n",
         "prompt": 'def is_even(n: int) -> bool:\n    """True if n is even."""\n',
         "test": "def check(candidate):\n    assert candidate(4) is True\n    assert candidate(7) is False\n"}
-# Wrong completions of ADD, each with the sandbox status and a word of the reason it must get.
-WRONG = {
-    "off_by_one": ("    return a + b + 1\n", "failed", "AssertionError"),
-    "exception": ("    raise ValueError('no idea')\n", "failed", "ValueError"),
-    "infinite_loop": ("    while True:\n        pass\n", "timeout", "wall-clock"),
-    # Top-level exits the post-processor keeps (an assignment, an import line): the token catches
-    # them. (No bare exit(): the sandbox runs python -S, which has no site builtins.)
-    "exit_at_top_level": ("def add(a, b):\n    return a + b\n_ = __import__('sys').exit(0)\n", "failed",
-                          "exited 0 before the tests"),
-    "exit_on_import_line": ("import sys; sys.exit(0)\ndef add(a, b):\n    return a + b\n", "failed", "exited 0 before"),
-    "sys_exit_in_function": ("    import sys\n    sys.exit(0)\n", "failed", "exited 0 before the tests finished"),
-    "os_exit_in_function": ("    import os\n    os._exit(0)\n", "failed", "exited 0 before the tests finished"),
-    "empty": ("", "failed", "AssertionError"),
-}
-
-
-def _tasks(tmp_path, *tasks):
-    path = tmp_path / "HumanEval.jsonl"
-    path.write_text("".join(json.dumps(t) + "\n" for t in tasks))
-    return humaneval.load(str(path)).test
-
-
-def _rows(samples, predictions):
-    return [{"id": s.id, "prompt": s.fields["prompt"], "prediction": p, "gold": s.gold}
-            for s, p in zip(samples, predictions)]
-
-
-def _eval_cfg(**evaluator):
-    return from_dict(EvalCfg, {"evaluator": {"type": "code_exec", "timeout_s": 5.0, **evaluator},
-                               "pred_postprocessor": {"type": "humaneval"}}, "eval_cfg")
-
-
 # -- loader ------------------------------------------------------------------------------------
 
 def test_loader_reads_the_official_layout_plain_gzip_and_directory(tmp_path):
@@ -147,88 +111,7 @@ def test_completion_postprocessing(raw, expected):
     assert humaneval_completion(raw) == expected
 
 
-# -- evaluator through the real sandbox ---------------------------------------------------------
-
-def test_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
-    synthetic = humaneval_items(12)
-    samples = _tasks(tmp_path, *synthetic)
-    rows = _rows(samples, [t["canonical_solution"] for t in synthetic])
-    result = evaluators.evaluate(rows, _eval_cfg(), None)
-    assert result["primary"] == "accuracy" and result["metrics"]["accuracy"] == 1.0
-    assert result["metrics"]["pass@1"] == 1.0 and "pass@10" not in result["metrics"]  # k <= n only
-    assert all(r["correct"] is True and r["passed"] == [True] and r["exec"][0]["status"] == "passed" for r in rows)
-
-    (add,) = _tasks(tmp_path, ADD)
-    wrong = _rows([add] * len(WRONG), [w for w, _, _ in WRONG.values()])
-    result = evaluators.evaluate(wrong, _eval_cfg(timeout_s=1.5), None)
-    assert result["metrics"]["accuracy"] == 0.0
-    for name, row in zip(WRONG, wrong):
-        completion, status, reason = WRONG[name]
-        assert row["extracted"] == completion, name  # the post-processor left the trap in place
-        assert row["correct"] is False, name
-        assert row["exec"][0]["status"] == status and reason in row["exec"][0]["reason"], (name, row["exec"])
-
-
-def test_whole_function_fenced_or_repeated_prompt_passes(tmp_path):
-    """Chat-style answers: a fenced whole function, the prompt repeated, trailing demo code."""
-    (add,) = _tasks(tmp_path, ADD)
-    answers = [f"Here you go:\n```python\n{ADD['prompt']}{ADD['canonical_solution']}```\nIt adds.",
-               ADD["prompt"] + ADD["canonical_solution"] + "\n\nprint(add(1, 2))\nexit(0)\n",
-               "def add(a, b):\n    return math.fsum([a, b])\n",  # uses the prompt's import
-               ADD["canonical_solution"] + "\n\nif __name__ == '__main__':\n    import sys\n    sys.exit(0)\n"]
-    rows = _rows([add] * len(answers), answers)
-    result = evaluators.evaluate(rows, _eval_cfg(), None)
-    assert [r["correct"] for r in rows] == [True] * len(answers), [r["exec"] for r in rows]
-    assert result["metrics"]["accuracy"] == 1.0
-
-
-def test_mixed_samples_give_hand_computed_pass_at_k(tmp_path):
-    add, even = _tasks(tmp_path, ADD, EVEN)
-    good_add, bad_add = ADD["canonical_solution"], WRONG["off_by_one"][0]
-    good_even = EVEN["canonical_solution"]
-    rows = _rows([add, even, add], [
-        [bad_add, good_add, bad_add, good_add, bad_add],  # c = 2 of 5
-        [good_even] * 5,  # c = 5
-        [bad_add] * 5,  # c = 0
-    ])
-    result = evaluators.evaluate(rows, _eval_cfg(k=[1, 2, 5]), None)
-    assert [r["passed"] for r in rows] == [[False, True, False, True, False], [True] * 5, [False] * 5]
-    assert [r["score"] for r in rows] == [0.4, 1.0, 0.0] and not any("correct" in r for r in rows)
-    # pass@k = 1 - C(n-c, k) / C(n, k) per task, averaged: n=5, c=2 gives 2/5, 1 - 3/10 = 7/10, 1.
-    expected = {"pass@1": (0.4 + 1 + 0) / 3, "pass@2": (0.7 + 1 + 0) / 3, "pass@5": (1 + 1 + 0) / 3}
-    for name, value in expected.items():
-        assert result["metrics"][name] == pytest.approx(value, abs=1e-12)
-        lo, hi = result["ci95"][name]
-        assert 0 <= lo <= value <= hi <= 1
-    assert result["primary"] == "score" and result["metrics"]["score"] == pytest.approx(expected["pass@1"])
-    again = evaluators.evaluate(_rows([add, even, add], [r["prediction"] for r in rows]), _eval_cfg(k=[1, 2, 5]), None)
-    assert again["ci95"] == result["ci95"]  # the bootstrap is seeded
-    with pytest.raises(CompassError, match=r"evaluator.k: pass@10 needs .* a task has 5"):
-        evaluators.evaluate(rows, _eval_cfg(k=[10]), None)
-    assert set(evaluators.evaluate(rows, _eval_cfg(), None)["metrics"]) == {"score", "pass@1"}  # default k <= n
-
-
-def test_wrong_gold_is_a_clear_error():
-    rows = [{"id": "0", "prompt": "q", "prediction": "1", "gold": "1"}]
-    with pytest.raises(CompassError, match=r"sample '0': gold is not a HumanEval task"):
-        evaluators.evaluate(rows, _eval_cfg(), None)
-
-
-# -- pass@k ----------------------------------------------------------------------------------------
-
-def test_pass_at_k_matches_brute_force_enumeration():
-    for n in range(1, 8):
-        for c in range(n + 1):
-            for k in range(1, n + 1):
-                subsets = list(itertools.combinations(range(n), k))  # samples 0..c-1 pass
-                brute = sum(any(i < c for i in s) for s in subsets) / len(subsets)
-                assert pass_at_k(n, c, k) == pytest.approx(brute, abs=1e-12), (n, c, k)
-    # Large n: the product form stays exact where the binomials are astronomically large.
-    exact = 1 - Fraction(math.comb(197, 100), math.comb(200, 100))
-    assert pass_at_k(200, 3, 100) == pytest.approx(float(exact), rel=1e-12)
-    assert pass_at_k(1000, 1, 1) == pytest.approx(0.001, rel=1e-12)
-    with pytest.raises(ValueError):
-        pass_at_k(5, 2, 6)
+# (The code evaluator's own tests are in tests/test_code_exec.py.)
 
 
 # -- seeded sampling in the transformers backend -----------------------------------------------

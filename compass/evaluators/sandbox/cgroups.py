@@ -3,6 +3,7 @@ controllers), below the evaluator's own cgroup, where the host lets us create on
 writable memory and pids hierarchies, or v2 with both controllers delegated to our cgroup)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -111,10 +112,8 @@ class WorkerCgroup:
         for path in self.dirs:
             while os.path.isdir(path):
                 for pid in (_read(os.path.join(path, "cgroup.procs")) or "").split():
-                    try:
+                    with contextlib.suppress(ProcessLookupError, ValueError):
                         os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, ValueError):
-                        pass
                 try:
                     os.rmdir(path)
                 except OSError:

@@ -94,9 +94,33 @@ def hidden_dirs(roots: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-def uid_range() -> tuple[int, int] | None:
-    """Throw-away uids a root evaluator may use: unused by the system and its users."""
+def _ancestors(path: str) -> list[str]:
+    out = []
+    while path not in ("/", ""):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
+
+
+def readable_by_others(paths: list[str]) -> bool:
+    """Whether a uid other than ours could use these paths as they are on the host (every
+    ancestor searchable, the paths themselves readable)."""
+    for path in paths:
+        for part in _ancestors(os.path.dirname(path)):
+            if not os.stat(part).st_mode & 0o001:
+                return False
+        if not os.stat(path).st_mode & 0o004:
+            return False
+    return True
+
+
+def uid_range(mode: str) -> tuple[int, int] | None:
+    """Throw-away uids a root evaluator may use, unused by the system and its users; None where
+    they cannot work: not root, or (without our own root directory) an interpreter other users
+    cannot read, such as one under /root."""
     if os.geteuid() != 0:
+        return None
+    if mode not in ("namespaces", "bwrap") and not readable_by_others(python_dirs()):
         return None
     try:
         with open("/proc/self/uid_map") as f:
@@ -130,6 +154,9 @@ def bwrap_args(limits_disk_mb: int, root: bool) -> list[str]:
     if not root:
         args.insert(1, "--unshare-user")
     exposed = [p for p in (*RO_PATHS, *python_dirs()) if os.path.lexists(p)]
+    parents = {os.path.dirname(p) for p in exposed}
+    for parent in sorted({a for p in parents for a in _ancestors(p)} - {"/"} - set(exposed)):
+        args += ["--perms", "0755", "--dir", parent]  # bwrap would make them 0700: closed to other uids
     for path in exposed:
         args += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
     for path in hidden_dirs(exposed):

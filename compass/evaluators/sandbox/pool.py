@@ -21,7 +21,6 @@ from compass.evaluators.sandbox.worker import Check, Program, Raw, Worker
 log = logging.getLogger(__name__)
 DEFAULT_LIMITS = SandboxLimits()
 _chosen: dict[str, str] = {}  # isolation setting -> the mode that started in this process (no re-probing)
-_warned: set[str] = set()
 
 
 class SandboxPool:
@@ -60,8 +59,7 @@ class SandboxPool:
             self._workers = [worker]
             if refusals:
                 log.info("sandbox: using %s (%s)", mode, "; ".join(refusals))
-            if mode == "best_effort" and mode not in _warned:
-                _warned.add(mode)
+            if mode == "best_effort":
                 log.warning("sandbox: running untrusted code WITHOUT a security boundary (best_effort mode, "
                             "%s=1): %s", modes.OPT_IN, "; ".join(refusals) or "requested")
             return

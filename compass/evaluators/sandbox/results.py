@@ -46,6 +46,12 @@ class CheckResult:
         return self.status == "passed"
 
 
+def _isolation(raw: Raw) -> dict[str, Any]:
+    """The worker's protections, plus the uid this job's program ran as (root modes)."""
+    uids = (raw.report or {}).get("uids") or []
+    return {**raw.isolation, "uid": uids[0] if uids else None}
+
+
 def _signal_reason(code: int, cpu_s: float, oom_kills: int, limits: SandboxLimits, who: str) -> tuple[Status, str]:
     sig = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
     if oom_kills:
@@ -97,7 +103,7 @@ def classify_program(raw: Raw, limits: SandboxLimits) -> SandboxResult:
                                             "program")
     return SandboxResult(status, returncode, raw.stdout.decode("utf-8", "replace"),
                          raw.stderr.decode("utf-8", "replace"), report.get("duration_s", 0.0), reason,
-                         raw.isolation)
+                         _isolation(raw))
 
 
 def _candidate_end(report: dict, limits: SandboxLimits) -> str:
@@ -136,4 +142,4 @@ def classify_check(raw: Raw, limits: SandboxLimits) -> CheckResult:
         else:
             status, reason = "error", f"the tester ended without a verdict (exit {code})"
     return CheckResult(status, reason, raw.stdout.decode("utf-8", "replace"), raw.stderr.decode("utf-8", "replace"),
-                       report.get("duration_s", 0.0), raw.isolation)
+                       report.get("duration_s", 0.0), _isolation(raw))

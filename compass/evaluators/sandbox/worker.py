@@ -3,6 +3,7 @@ move each job's data over pipes the job's processes hold directly (code in; outp
 tester's verdict out), so the supervisor never holds any of it."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -87,7 +88,7 @@ class Worker:
             os.chmod(self.scratch, 0o711)
         cfg = {"mode": self.mode, "ctrl_fd": child_end.fileno(), "limits": asdict(self.limits),
                "cgroup": {"version": self.cgroup.plan.version, "fds": cg_fds} if self.cgroup else None,
-               "scratch": self.scratch, "uid_range": modes.uid_range(), "landlock_abi": landlock.abi(),
+               "scratch": self.scratch, "uid_range": modes.uid_range(self.mode), "landlock_abi": landlock.abi(),
                "seccomp": seccomp.available(), "readable": exposed, "hidden": modes.hidden_dirs(exposed),
                "python_dirs": modes.python_dirs(), "mountpoint": tempfile.gettempdir(),
                "preimport": modes.PREIMPORT}
@@ -141,10 +142,8 @@ class Worker:
             self.ctrl.close()
             self.ctrl = None
         if self.proc is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             self.proc.wait()
             self.proc = None
         if self.cgroup is not None:
@@ -260,7 +259,5 @@ def _unframe(data: bytes) -> list | None:
 
 
 def _close(fd: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.close(fd)
-    except OSError:
-        pass

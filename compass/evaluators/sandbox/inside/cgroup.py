@@ -3,6 +3,7 @@
 jobs one after another; the evaluator created it and set its limits (``memory``, ``pids``)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -27,17 +28,13 @@ class JobCgroup:
         """SIGKILL every member until none is left (members forked meanwhile are caught by the next
         round); False if some survive ``patience_s`` (uninterruptible sleep)."""
         if self.version == 2:
-            try:
+            with contextlib.suppress(OSError):
                 _write(self.fds[0], "cgroup.kill", "1")
-            except OSError:
-                pass
         end = time.monotonic() + patience_s
         while pids := self.pids():
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             if time.monotonic() > end:
                 return False
             time.sleep(0.001)

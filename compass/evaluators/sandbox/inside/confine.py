@@ -9,6 +9,7 @@ import signal
 
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_CAP_AMBIENT = 1, 4, 24, 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
+_PR_SET_SECUREBITS, _SECBIT_NOROOT_AND_LOCK = 28, 0b11
 _CAP_VERSION_3 = 0x20080522
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 MB = 1 << 20
@@ -64,7 +65,9 @@ class _CapHeader(ctypes.Structure):
 def drop_privileges(ids: tuple[int, int] | None) -> None:
     """Become ``ids`` (uid, gid) when the supervisor is root; in every case end with no
     capabilities at all, none in the bounding or ambient sets (a user namespace's supervisor
-    keeps its uid, so the uid change alone would not clear them)."""
+    keeps its uid, so the uid change alone would not clear them), and uid 0 (where it stays)
+    gaining none by exec."""
+    libc.prctl(_PR_SET_SECUREBITS, _SECBIT_NOROOT_AND_LOCK, 0, 0, 0)  # needs CAP_SETPCAP: may fail
     for cap in range(64):
         if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: past the last
             break

@@ -7,18 +7,19 @@ privileged setup never runs in a thread of the evaluator.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.dont_write_bytecode = True
 
-import importlib
-import json
-import socket
+import importlib  # noqa: E402 - after the path set-up above
+import json  # noqa: E402 - after the path set-up above
+import socket  # noqa: E402 - after the path set-up above
 
-from inside import confine, nsroot  # type: ignore[import-not-found]
-from inside.zygote import Zygote  # type: ignore[import-not-found]
+from inside import confine, nsroot  # noqa: E402
+from inside.zygote import Zygote  # noqa: E402
 
 _PR_SET_PDEATHSIG = 1
 
@@ -27,10 +28,8 @@ def _preimport(names: list[str]) -> None:
     """Modules programs and tests often import, loaded once here instead of in every job (forked
     children share them); also fills the import system's directory caches before any chroot."""
     for name in names:
-        try:
+        with contextlib.suppress(ImportError):
             importlib.import_module(name)
-        except ImportError:
-            pass
 
 
 def _setup(cfg: dict, ctrl: socket.socket) -> Zygote:
@@ -59,7 +58,7 @@ def main() -> None:
     _preimport(cfg["preimport"])
     try:
         zygote = _setup(cfg, ctrl)
-    except BaseException as exc:  # noqa: BLE001 - reported to the evaluator, which may try another mode
+    except BaseException as exc:  # reported to the evaluator, which may try another mode
         ctrl.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         os._exit(1)
     ctrl.send(json.dumps({"ready": {"pid": os.getpid(), "proc": cfg.get("proc", True),

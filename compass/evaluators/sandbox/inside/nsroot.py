@@ -24,9 +24,12 @@ DEVICES = ("null", "zero", "full", "random", "urandom")
 libc = ctypes.CDLL(None, use_errno=True)
 
 
+def _enc(text: str | None) -> bytes | None:
+    return text.encode() if isinstance(text, str) else text
+
+
 def _mount(src, dst, fstype, flags, data=None) -> None:
-    enc = lambda s: s.encode() if isinstance(s, str) else s
-    if libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
+    if libc.mount(_enc(src), _enc(dst), _enc(fstype), flags, _enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {src} -> {dst}: {os.strerror(err)}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import contextlib
 import os
 import sys
 import threading
@@ -24,10 +25,10 @@ def _exit_code(exc: SystemExit) -> int:
 def main(code: str) -> None:
     status = 0
     try:
-        exec(compile(code, "main.py", "exec"), {"__name__": "__main__", "__builtins__": builtins})  # noqa: S102
+        exec(compile(code, "main.py", "exec"), {"__name__": "__main__", "__builtins__": builtins})
     except SystemExit as exc:
         status = _exit_code(exc)
-    except BaseException:  # noqa: BLE001 - reported as the interpreter would
+    except BaseException:  # reported as the interpreter would
         traceback.print_exc()
         status = 1
     try:
@@ -35,11 +36,9 @@ def main(code: str) -> None:
         atexit._run_exitfuncs()
     except SystemExit as exc:
         status = _exit_code(exc)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         traceback.print_exc()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(BaseException):  # a closed descriptor
             stream.flush()
-        except BaseException:  # noqa: BLE001, S110 - a closed descriptor
-            pass
     os._exit(status)

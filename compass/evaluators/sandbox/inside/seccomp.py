@@ -14,35 +14,44 @@ import ctypes
 import errno
 import os
 
-_ALWAYS = ["socket", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "perf_event_open", "bpf", "userfaultfd", "keyctl", "add_key", "request_key", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "io_uring_setup", "io_uring_enter", "io_uring_register", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "name_to_handle_at", "open_by_handle_at", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "acct", "swapon", "swapoff", "reboot", "fanotify_init", "quotactl", "quotactl_fd", "syslog", "iopl", "ioperm", "lookup_dcookie", "vhangup", "uselib", "process_madvise", "shmget", "semget", "msgget", "mq_open", "personality"]
+_ALWAYS = ["socket", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "perf_event_open", "bpf",
+           "userfaultfd", "keyctl", "add_key", "request_key", "mount", "umount2", "pivot_root", "chroot", "unshare",
+           "setns", "io_uring_setup", "io_uring_enter", "io_uring_register", "init_module", "finit_module",
+           "delete_module", "kexec_load", "kexec_file_load", "name_to_handle_at", "open_by_handle_at", "open_tree",
+           "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "acct", "swapon", "swapoff",
+           "reboot", "fanotify_init", "quotactl", "quotactl_fd", "syslog", "iopl", "ioperm", "lookup_dcookie",
+           "vhangup", "uselib", "process_madvise", "shmget", "semget", "msgget", "mq_open", "personality"]
 _NEW_PROCESS = ["fork", "vfork"]  # and clone without CLONE_THREAD
-_CREATE = ["creat", "mknod", "mknodat", "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat", "rename", "renameat", "renameat2", "memfd_create"]  # and open/openat with O_CREAT or O_TMPFILE
+_CREATE = ["creat", "mknod", "mknodat", "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat", "rename",
+           "renameat", "renameat2", "memfd_create"]  # and open(at) with O_CREAT or O_TMPFILE
 _SIGNAL = ["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"]
 _ENOSYS = ["clone3", "openat2"]
 
 _X86_64 = {
-    "socket": 41, "clone": 56, "fork": 57, "vfork": 58, "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
-    "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435, "openat2": 437,
-    "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "open": 2, "openat": 257, "creat": 85, "mknod": 133,
-    "mknodat": 259, "mkdir": 83, "mkdirat": 258, "symlink": 88, "symlinkat": 266, "link": 86, "linkat": 265, "rename": 82,
-    "renameat": 264, "renameat2": 316, "memfd_create": 319, "shmget": 29, "semget": 64, "msgget": 68, "mq_open": 240, "mount": 165,
-    "umount2": 166, "pivot_root": 155, "chroot": 161, "unshare": 272, "setns": 308, "perf_event_open": 298, "bpf": 321,
-    "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249, "io_uring_setup": 425, "io_uring_enter": 426,
-    "io_uring_register": 427, "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246,
-    "kexec_file_load": 320, "name_to_handle_at": 303, "open_by_handle_at": 304, "open_tree": 428, "move_mount": 429,
-    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "acct": 163, "swapon": 167, "swapoff": 168,
-    "reboot": 169, "personality": 135, "fanotify_init": 300, "quotactl": 179, "quotactl_fd": 443, "syslog": 103, "iopl": 172,
-    "ioperm": 173, "lookup_dcookie": 212, "vhangup": 153, "uselib": 134, "process_madvise": 440, "ptrace": 101}
+    "socket": 41, "clone": 56, "fork": 57, "vfork": 58, "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo":
+    129, "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435, "openat2": 437,
+    "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "open": 2, "openat": 257, "creat": 85, "mknod":
+    133, "mknodat": 259, "mkdir": 83, "mkdirat": 258, "symlink": 88, "symlinkat": 266, "link": 86, "linkat": 265,
+    "rename": 82, "renameat": 264, "renameat2": 316, "memfd_create": 319, "shmget": 29, "semget": 64, "msgget": 68,
+    "mq_open": 240, "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "unshare": 272, "setns": 308,
+    "perf_event_open": 298, "bpf": 321, "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "init_module": 175, "finit_module": 313,
+    "delete_module": 176, "kexec_load": 246, "kexec_file_load": 320, "name_to_handle_at": 303, "open_by_handle_at":
+    304, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+    "mount_setattr": 442, "acct": 163, "swapon": 167, "swapoff": 168, "reboot": 169, "personality": 135,
+    "fanotify_init": 300, "quotactl": 179, "quotactl_fd": 443, "syslog": 103, "iopl": 172, "ioperm": 173,
+    "lookup_dcookie": 212, "vhangup": 153, "uselib": 134, "process_madvise": 440, "ptrace": 101}
 _AARCH64 = {  # the generic table: no fork, vfork, open, creat, mknod, mkdir, symlink, link, rename
-    "socket": 198, "clone": 220, "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
-    "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435, "openat2": 437, "process_vm_readv": 270,
-    "process_vm_writev": 271, "kcmp": 272, "openat": 56, "mknodat": 33, "mkdirat": 34, "symlinkat": 36, "linkat": 37, "renameat": 38,
-    "renameat2": 276, "memfd_create": 279, "shmget": 194, "semget": 190, "msgget": 186, "mq_open": 180, "mount": 40, "umount2": 39,
-    "pivot_root": 41, "chroot": 51, "unshare": 97, "setns": 268, "perf_event_open": 241, "bpf": 280, "userfaultfd": 282,
-    "keyctl": 219, "add_key": 217, "request_key": 218, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "init_module": 105, "finit_module": 273, "delete_module": 106, "kexec_load": 104, "kexec_file_load": 294,
-    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
-    "acct": 89, "swapon": 224, "swapoff": 225, "reboot": 142, "personality": 92, "fanotify_init": 262, "quotactl": 60,
+    "socket": 198, "clone": 220, "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138,
+    "rt_tgsigqueueinfo": 240, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435, "openat2": 437,
+    "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "openat": 56, "mknodat": 33, "mkdirat": 34,
+    "symlinkat": 36, "linkat": 37, "renameat": 38, "renameat2": 276, "memfd_create": 279, "shmget": 194, "semget":
+    190, "msgget": 186, "mq_open": 180, "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51, "unshare": 97,
+    "setns": 268, "perf_event_open": 241, "bpf": 280, "userfaultfd": 282, "keyctl": 219, "add_key": 217,
+    "request_key": 218, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "init_module": 105,
+    "finit_module": 273, "delete_module": 106, "kexec_load": 104, "kexec_file_load": 294, "open_tree": 428,
+    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "acct":
+    89, "swapon": 224, "swapoff": 225, "reboot": 142, "personality": 92, "fanotify_init": 262, "quotactl": 60,
     "quotactl_fd": 443, "syslog": 116, "lookup_dcookie": 18, "vhangup": 58, "process_madvise": 440, "ptrace": 117}
 _ARCHES = {"x86_64": (0xC000003E, _X86_64), "aarch64": (0xC00000B7, _AARCH64)}
 

@@ -37,7 +37,7 @@ def rebuild_exception(name: str, message: str) -> BaseException:
             return CandidateExit(f"{name}: {message}" if message else name)
         try:
             return cls(message) if message else cls()
-        except Exception:  # noqa: BLE001, S110 - other constructors (UnicodeDecodeError)
+        except Exception:  # other constructors (UnicodeDecodeError)
             pass
     return CandidateError(f"{name.removeprefix('candidate:')}: {message}")
 
@@ -101,7 +101,7 @@ def describe(exc: BaseException) -> str:
     name = type(exc).__name__
     try:
         text = str(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:  # a broken __str__ (the test's or a rebuilt exception's)
         text = ""
     return f"{name}: {text}"[:300] if text else name
 
@@ -111,16 +111,16 @@ def run(setup: str, test: str, entry: str) -> list:
     namespace: dict = {}
     stage = "setup"
     try:
-        exec(compile(setup, "<prompt>", "exec"), namespace)  # noqa: S102  # the task's helpers (poly, encode_cyclic)
+        exec(compile(setup, "<prompt>", "exec"), namespace)  # the task's helpers (poly, encode_cyclic)
         candidate = Candidate(entry)
         namespace[entry] = candidate  # a test may call the entry point by name
-        exec(compile(test, "<test>", "exec"), namespace)  # noqa: S102
+        exec(compile(test, "<test>", "exec"), namespace)  # defines check(candidate)
         check = namespace["check"]
         stage = "load"
         candidate.ensure_ready()
         stage = "test"
         check(candidate)
-    except BaseException as exc:  # noqa: BLE001 - whatever stopped the test, it did not pass
+    except BaseException as exc:  # whatever stopped the test, it did not pass
         return ["verdict", False, stage, describe(exc)]
     return ["verdict", True, stage, ""]
 

@@ -104,17 +104,17 @@ def _describe(value: object) -> dict:
     name = type(value).__qualname__
     try:
         text = repr(value)[:200]
-    except Exception:  # noqa: BLE001 - a broken __repr__ is the candidate's business
+    except Exception:  # a broken __repr__ is the candidate's business
         text = f"<{name}>"
     out: dict = {"o": name, "r": text}
     if hasattr(value, "__iter__"):  # generators, map objects, views: their items, lazily consumed
         items: list = []
         try:
-            for item in value:  # type: ignore[attr-defined]
+            for item in value:
                 if len(items) == MAX_ITEMS:
                     return out
                 items.append(encode(item))
-        except Exception:  # noqa: BLE001 - not iterable after all, or it raised: no items
+        except Exception:  # not iterable after all, or it raised: no items
             return out
         out["items"] = items
         out["iterator"] = hasattr(value, "__next__")

@@ -8,6 +8,7 @@ value in a failure message) sits in this process's memory when it forks the next
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -99,6 +100,7 @@ class Zygote:
         report["oom_kills"] = (self.cgroup.oom_kills() - oom_before) if self.cgroup else 0
         self._clear_scratch()
         report["duration_s"] = round(time.monotonic() - start, 4)
+        report["uids"] = [i[0] for i in ids] if ids else []
         return report
 
     def _pick_ids(self, n: int) -> list[tuple[int, int]] | None:
@@ -120,7 +122,7 @@ class Zygote:
             return pid
         try:
             self._become(role, layout, in_fd, ids)
-        except BaseException as exc:  # noqa: BLE001 - the setup failed: say so on stderr, die
+        except BaseException as exc:  # the setup failed: say so on stderr, die
             try:
                 os.write(2, f"sandbox setup of the {role} failed: {exc!r}\n".encode())
             finally:
@@ -263,10 +265,8 @@ def _alive(pid: int) -> bool:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def clear_dir(path: str) -> None:
