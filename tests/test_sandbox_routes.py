@@ -220,8 +220,9 @@ def test_non_root_evaluator(world):
     if os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK):
         pytest.skip("needs root (to become nobody) and a system python3 nobody can run")
     modes = [m for m in ("namespaces", "bwrap", "landlock") if static_refusal(m) is None]
-    as_nobody: dict[str, Any] = dict(user=NOBODY, group=NOBODY, extra_groups=[], cwd="/", capture_output=True, text=True,
-                     timeout=300, env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": world.secret})
+    as_nobody: dict[str, Any] = dict(user=NOBODY, group=NOBODY, extra_groups=[], cwd="/", capture_output=True,
+                                     text=True, timeout=300,
+                                     env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": world.secret})
     # Controls: nobody itself can read the sentinel and write the open directory.
     assert world.content in subprocess.run(["cat", str(world.sentinel)], **as_nobody).stdout
     code = _attacks(world, "EVALUATOR_PID") + "raise SystemExit(0 if wins else 1)\n"
