@@ -107,6 +107,15 @@ def test_scores_through_a_vllm_like_server_equal_the_transformers_backend(vllm_s
     assert model.retries == Counter()
 
 
+def test_a_context_ending_in_a_space_scores_every_choice_from_that_space(vllm_server, hf_demo):
+    # This tokenizer merges " " + "A" into " A" but keeps " " + "4" apart: every choice is scored
+    # from the space on, i.e. as " A", " 4", " (A)" after the context without its space.
+    context = "Question: What is 2 + 2?\nAnswer: "
+    got = api_model(vllm_server.url).score([ScoreRequest(context, ("A", "4", "(A)"))])
+    want = hf_demo.score([ScoreRequest(context[:-1], (" A", " 4", " (A)"))])
+    assert got[0] == pytest.approx(want[0], abs=1e-4)
+
+
 # -- broken answers are retried, counted, never stored ------------------------------------------------
 @pytest.mark.parametrize("faults", [("no_choices", "empty_choices"), ("truncated",)])
 def test_generation_retries_answers_without_choices_or_with_broken_json(vllm_server, faults):

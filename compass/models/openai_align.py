@@ -7,12 +7,12 @@ context's tokens; in each other prompt, the tokens after them are the continuati
 differently (vLLM counts the decoded BOS text, ``"<|endoftext|>"`` or ``"<s>"``, which the
 prompt does not hold), and a client that trusts them scores the wrong tokens without a sound.
 
-When the context's last token merges with the continuation's first (a context ending in a space
-before a continuation that starts with a letter), the merged token belongs to the continuation:
-the score then covers that bit of context text too, the same for every choice of a question.
-The transformers backend scores the continuation tokenised alone in that case; the two agree
-whenever the context's tokens are a prefix of the whole prompt's, as with the usual
-"Answer:" + " A" templates.
+When the context's last token merges with a continuation's first (a context ending in a space
+before a continuation that starts with a letter), the merged token belongs to the continuation,
+and every continuation of that question is scored from the context's last token on: each score
+then covers the same bit of context text, so the choices stay comparable. The transformers
+backend scores the continuation tokenised alone in that case; the two agree whenever the
+context's tokens are a prefix of the whole prompt's, as with the usual "Answer:" + " A" templates.
 
 Every answer is checked before anything is summed; an answer that fails is rejected (retried,
 counted as "misaligned", and refused if every attempt fails that way):
@@ -64,11 +64,14 @@ def continuation_logprobs(req: ScoreRequest, answer: dict, cannot_score: Refusal
         if isinstance(text, str) and text and not _squash(text).startswith(_squash(prompt)):
             raise _misaligned("an echoed text is not its prompt", misaligned)
     context_tokens = echoed[0][0]
+    starts = [_continuation_start(context_tokens, tokens) for tokens, _, _ in echoed[1:]]
+    if any(start is None or start >= len(tokens) for start, (tokens, _, _) in zip(starts, echoed[1:])):
+        raise _misaligned("the context's tokens do not open the prompt's", misaligned)
+    # Where one continuation took over the context's last token, every continuation's score starts
+    # there: each then scores the same span of text, so the scores stay comparable.
+    start = min(s for s in starts if s is not None)
     scores = []
     for continuation, (tokens, values, _) in zip(req.continuations, echoed[1:]):
-        start = _continuation_start(context_tokens, tokens)
-        if start is None or start >= len(tokens):
-            raise _misaligned("the context's tokens do not open the prompt's", misaligned)
         if not _text_ends_with(tokens[start:], continuation):
             raise _misaligned(f"the last tokens {''.join(tokens[start:])[-40:]!r} are not {continuation!r}",
                               misaligned)
