@@ -62,6 +62,13 @@ def test_correct_program_passes_and_output_is_captured(mode):
     assert r.isolation["boundary"] is True
 
 
+def test_standard_library_is_importable(mode):
+    """Modules the worker did not load beforehand (pure Python, packages, extension modules)."""
+    r = run_python("import csv, sqlite3, xml.dom.minidom, email.mime.text, encodings.idna, zoneinfo\n"
+                   "print(sqlite3.connect(':memory:').execute('select 6 * 7').fetchone()[0])", isolation=mode)
+    assert (r.status, r.stdout) == ("passed", "42\n"), r
+
+
 def test_humaneval_style_failure_is_failed(mode):
     r = run_python("def add(a, b):\n    return a - b\n\nassert add(2, 2) == 4\n", isolation=mode)
     assert r.status == "failed" and r.returncode == 1 and "AssertionError" in r.stderr

@@ -7,14 +7,17 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from compass.evaluators.sandbox import SandboxPool
 from compass.evaluators.sandbox.modes import static_refusal
 
 from sandbox_helpers import (
+    FAST,
     MODE,
     NOBODY,
     NOT_PASSED,
@@ -128,22 +131,25 @@ def test_installed_packages_are_hidden(world, mode):
 
 
 def test_daemon_does_not_outlive_the_run(world, mode):
+    """Within one pool (the worker and its namespaces stay), a double-forked daemon is gone as
+    soon as its job's result is in."""
     marker = f"compass-daemon-{world.tag}"
     probe = subprocess.Popen([marker, "30"], executable="/bin/sleep")  # control: the scanner sees one
     assert wait_until(lambda: pids_where(cmdline_has(marker)))
     probe.kill()
     probe.wait()
-    r = run(f"""
-        import os, time
-        if os.fork() == 0:
-            os.setsid()
+    with SandboxPool(FAST, mode, workers=1) as pool:
+        (r,) = pool.run_programs(["print('started', flush=True)\n" + textwrap.dedent(f"""
+            import os, time
             if os.fork() == 0:
-                os.execv("/bin/sleep", [{marker!r}, "30"])
-            os._exit(0)
-        time.sleep(0.3)
-        """, mode)  # exits 0 itself: the stray process alone must fail it
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv("/bin/sleep", [{marker!r}, "30"])
+                os._exit(0)
+            time.sleep(0.3)
+            """)])  # exits 0 itself: the stray process alone must fail it
+        assert not pids_where(cmdline_has(marker)), "daemon survived its job"
     world.check(r)
-    assert wait_until(lambda: not pids_where(cmdline_has(marker))), "daemon survived"
 
 
 def test_shell_subprocess(world, mode):
