@@ -4,14 +4,18 @@ Failing here costs a second; failing inside a worker costs a model load and a lo
 """
 from __future__ import annotations
 
+import difflib
 import importlib.util
+import json
 import os
 from pathlib import Path
 
 from compass import datasets
-from compass.config import Config, ModelConfig
-from compass.plan import Task
+from compass.config import Config, DatasetConfig, ModelConfig
+from compass.datasets.base import LoadedDataset
 from compass.errors import CompassError
+from compass.plan import Task
+from compass.prompts.template import PLACEHOLDER
 
 
 def check_model(model: ModelConfig, where: str) -> None:
@@ -27,16 +31,60 @@ def check_model(model: ModelConfig, where: str) -> None:
     if path.exists():
         if not (path / "config.json").is_file():
             raise CompassError(f"{where}.path: {model.path} has no config.json (not a Hugging Face model directory)")
+        check_lengths(model, path / "config.json", where)
         return
-    if model.path.startswith((".", "/", "~")):
-        raise CompassError(f"{where}.path: {model.path} does not exist")
+    if model.path.startswith((".", "/", "~")) or model.path.count("/") > 1:  # not a hub id (org/name)
+        raise CompassError(f"{where}.path: {not_found(model.path)}")
     if _in_hub_cache(model.path):
         return
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
     reason = "HF_HUB_OFFLINE is set" if offline else _hub_unreachable(model.path)
     if reason:
-        raise CompassError(f"{where}.path: weights for {model.path!r} are not available: not a local directory, "
-                           f"not in the Hugging Face cache, and cannot be downloaded ({reason})")
+        raise CompassError(f"{where}.path: weights for {model.path!r} are not available: not in the Hugging Face "
+                           f"cache, cannot be downloaded ({reason}), and as a path, {not_found(model.path)}")
+
+
+def not_found(path: str) -> str:
+    """Why a relative path was not found: where it was looked for, and where else it would be."""
+    return f"{path} does not exist (relative paths are read from the current directory, {Path.cwd()})"
+
+
+def check_lengths(model: ModelConfig, config_json: Path, where: str) -> None:
+    """``max_out_len`` and ``max_seq_len`` against the context the model was built for."""
+    try:
+        context = int(json.loads(config_json.read_text()).get("max_position_embeddings") or 0)
+    except (ValueError, OSError, AttributeError):
+        return
+    if context and model.max_out_len >= context:
+        raise CompassError(f"{where}.max_out_len: {model.max_out_len} new tokens do not fit in the model's context "
+                           f"of {context} tokens (max_position_embeddings in {config_json})")
+
+
+def check_prompts(ds: DatasetConfig, data: LoadedDataset, where: str) -> None:
+    """Templates that name a column the data has, and gold answers a multiple-choice prompt can give."""
+    infer = ds.infer_cfg
+    sample = data.test[0]
+    columns = set(sample.fields)
+    for key, template, extra in (("prompt_template.template", infer.prompt_template.template, set()),
+                                 ("prompt_template.begin", infer.prompt_template.begin, set()),
+                                 ("ice_template.template", infer.ice_template.template if infer.ice_template else "",
+                                  {"gold"})):
+        known = columns | extra
+        for name in PLACEHOLDER.findall(template):
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+            if name not in known and close:  # other braces (LaTeX, JSON, code) stay as they are
+                raise CompassError(f"{where}: infer_cfg.{key}: {{{name}}} names no column (did you mean {{{close[0]}}}? "
+                                   f"columns: {', '.join(sorted(known))})")
+    if not columns & set(PLACEHOLDER.findall(infer.prompt_template.template)):
+        raise CompassError(f"{where}: infer_cfg.prompt_template.template names no column of the data, so every "
+                           f"sample would get the same prompt (columns: {', '.join(sorted(columns))})")
+    if infer.inferencer.type == "loglikelihood" and ds.eval_cfg.evaluator.type == "accuracy":
+        choices = set(infer.inferencer.choices)
+        for s in data.test:
+            if str(s.gold) not in choices:
+                raise CompassError(f"{where}: sample {s.id!r} has gold {s.gold!r}, which is none of the choices "
+                                   f"{infer.inferencer.choices} (infer_cfg.inferencer.choices): it could never be "
+                                   f"scored correct")
 
 
 def _in_hub_cache(repo: str) -> bool:
@@ -74,11 +122,13 @@ def check(cfg: Config, tasks: list[Task]) -> dict[str, int]:
         if ds.abbr in needed:
             where = f"{cfg.file}: datasets[{i}] ({ds.abbr})"
             try:
-                counts[ds.abbr] = len(datasets.load(ds).test)
+                data = datasets.load(ds)
             except CompassError as exc:
                 raise CompassError(f"{where}: {exc}") from None
-            if counts[ds.abbr] == 0:
+            counts[ds.abbr] = len(data.test)
+            if not data.test:
                 raise CompassError(f"{where}: no samples to evaluate (empty test split"
                                    + (f", or reader_cfg.test_range {ds.reader_cfg.test_range} past its end)"
                                       if ds.reader_cfg.test_range else ")"))
+            check_prompts(ds, data, where)
     return counts

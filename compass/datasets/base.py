@@ -62,6 +62,9 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 def hub_load(path: str, name: str | None, what: str):
     """Load a dataset by hub name with ``datasets``; any failure becomes one clear line."""
+    if path.startswith((".", "/", "~")) or path.count("/") > 1:  # a path, never a hub id (org/name)
+        raise CompassError(f"{path}: no such {what} (relative paths are read from the current directory, "
+                           f"{Path.cwd()})")
     try:
         import datasets
     except ImportError:  # pragma: no cover - datasets is a dependency
@@ -71,5 +74,5 @@ def hub_load(path: str, name: str | None, what: str):
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CompassError(
-            f"{path}: not a local {what} and not loadable from the Hugging Face hub ({reason[:160]})"
-        ) from None
+            f"{path}: not a local {what} and not loadable from the Hugging Face hub ({reason[:160]}); relative "
+            f"paths are read from the current directory, {Path.cwd()}") from None

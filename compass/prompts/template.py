@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from compass.config import InferCfg
 from compass.datasets.base import Sample
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def fill(template: str, values: dict[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
 
 
 @dataclass(frozen=True)
