@@ -58,12 +58,11 @@ def test_batch_size_requests_run_concurrently_and_keep_their_order():
 
     with JudgeServer(slow_echo) as server:
         model = build(api_model(server, batch_size=4))
-        start = time.monotonic()
         out = model.generate([GenerateRequest(f"q{i}", 5) for i in range(8)])
-        elapsed = time.monotonic() - start
     assert out == [f"answer to q{i}" for i in range(8)]
-    assert server.max_in_flight == 4  # batch_size requests in flight, never more
-    assert elapsed < 8 * 0.3 * 0.75  # two waves of four (0.6 s), not eight one after another (2.4 s)
+    # batch_size requests in flight, never more: each answer takes 0.3 s, so the first four overlap
+    # whatever the machine's speed (no bound on the elapsed time, which a busy machine stretches).
+    assert server.max_in_flight == 4
 
 
 def test_retries_with_backoff_after_500_and_429_then_gives_up_in_one_line():

@@ -10,7 +10,8 @@ Sending, checking, retrying and counting retries by cause is ``openai_transport.
 answer (truncated JSON, no ``choices``, misaligned log-probs) is retried like an HTTP 5xx and never
 stored. Every request of a batch runs to its own end: when some finish and others fail for good,
 ``PartialResults`` carries the finished ones (see ``generate`` and ``score`` for what ``done``
-holds) and the failure as ``cause``; requests not yet sent by then are not sent.
+holds) and the failure as ``cause``: a ``TransientError``, or a ``CompassError`` for one that
+would repeat (preferred when both happened); requests not yet sent by then are not sent.
 
 The key is read from the environment variable named by ``api_key_env``; it is never stored, and
 it is scrubbed from every error message.
@@ -26,12 +27,7 @@ from compass.config import ModelConfig
 from compass.errors import CompassError, PartialResults
 from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
 from compass.models.openai_align import continuation_logprobs, prompts_for
-from compass.models.openai_transport import (
-    BadAnswer,
-    Transport,
-    check_server,
-    server_message,
-)
+from compass.models.openai_transport import BadAnswer, Transport, check_server, server_message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -103,7 +103,7 @@ class Transport:
             time.sleep(delay)
         if all(lasting) and lasting[-1] is not None:
             raise lasting[-1]
-        raise TransientError(self._describe(failure, endpoint, attempts))
+        raise TransientError(self._describe(failure, endpoint, attempts)) from failure
 
     def _what(self, failure: Exception, endpoint: str) -> str:
         if isinstance(failure, BadAnswer):
