@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reference_model.data.dedup import DedupConfig, dedup  # noqa: E402
-from reference_model.data.minhash import shingle_keys  # noqa: E402
-from reference_model.data.records import Doc  # noqa: E402
+from reference_model.data.dedup import DedupConfig, dedup
+from reference_model.data.minhash import shingle_keys
+from reference_model.data.records import Doc
 
 
 def corpus(n: int, words: int, seed: int = 0) -> tuple[list[Doc], set[str]]:

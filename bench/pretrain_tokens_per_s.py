@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reference_model.configio import build  # noqa: E402
-from reference_model.train.config import TrainConfig  # noqa: E402
-from reference_model.train.pretrain import pretrain  # noqa: E402
+from reference_model.configio import build
+from reference_model.train.config import TrainConfig
+from reference_model.train.pretrain import pretrain
 
 
 def fake_corpus(root: Path, vocab: int, n_tokens: int) -> Path:

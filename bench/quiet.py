@@ -26,7 +26,8 @@ def set_priority(nice: int) -> None:
 
 def cpu_busy_s() -> float:
     """CPU seconds this machine has spent busy (all processes), from /proc/stat."""
-    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
     return (sum(v[:3]) + sum(v[5:8])) / os.sysconf("SC_CLK_TCK")  # user nice system, irq softirq steal
 
 

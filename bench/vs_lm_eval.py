@@ -232,8 +232,9 @@ def table(results: list[dict]) -> str:
 
 
 def environment(venv_versions: dict, compass_rev: str, device: str) -> dict:
-    import compass
     import torch
+
+    import compass
 
     machine = f"{os.cpu_count()}-core CPU, no GPU"
     if device.startswith("cuda"):
@@ -255,7 +256,8 @@ def write_docs(path: Path, report: dict, label: str) -> None:
         f"transformers {env['transformers']}; lm-eval {lv['lm_eval']} in its own venv (torch {lv['torch']}, "
         f"transformers {lv['transformers']}). Command: `{report['command']}`.", "",
         f"Fixture: random Llama (hidden {size['hidden']}, {size['layers']} layers, vocab {size['vocab']}, "
-        f"{report['model_params_m']:.1f}M parameters, {report.get('dtype', 'float32')} on {report.get('device', 'cpu')}), {size['subjects']} MMLU-format subjects × "
+        f"{report['model_params_m']:.1f}M parameters, {report.get('dtype', 'float32')} on "
+        f"{report.get('device', 'cpu')}), {size['subjects']} MMLU-format subjects × "
         f"{size['mmlu_test']} test questions (5-shot), {size['gsm8k_test']} GSM8K-format problems (4-shot, "
         f"max {compass_side.GSM8K_MAX_OUT} new tokens); batch size {report['batch_size']} for both tools; "
         f"fixture hash {report['fixture_sha256']}. Fastest of {report['repeat']} run(s) per tool, "

@@ -25,5 +25,5 @@ def list_configs(root: Path) -> str:
         lines.append(f"{title} ({folder}/):")
         for file in files:
             rel = file.relative_to(root)
-            lines.append(f"  {str(rel):<45} {', '.join(_abbrs(file, suffix))}")
+            lines.append(f"  {rel!s:<45} {', '.join(_abbrs(file, suffix))}")
     return "\n".join(lines)

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from compass.config import Config, DatasetConfig, ModelConfig, stable_hash
+from compass.config import Config, DatasetConfig, ModelConfig, stable_hash, without
 from compass.schema import from_dict
 
 # Model keys that change how fast predictions come, never what they are (batch-size invariance).
-_SPEED_ONLY = {"batch_size": 0, "run_cfg": None, "device": "",
+_SPEED_ONLY = ("batch_size", "run_cfg", "device",
                # where and how an API model is reached, not what it answers
-               "api_base": None, "api_key_env": "", "api_retries": 0, "api_timeout_s": 0.0}
+               "api_base", "api_key_env", "api_retries", "api_timeout_s")
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Task:
         return json.dumps(asdict(self), indent=2, default=_type_name)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Task":
+    def from_file(cls, path: str | Path) -> Task:
         return from_dict(cls, json.loads(Path(path).read_text()), str(path))
 
 
@@ -36,11 +36,11 @@ def _type_name(value):
 
 def infer_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
     """Everything that determines the predictions; evaluation and speed settings are left out."""
-    return stable_hash(replace(model, **_SPEED_ONLY), replace(dataset, eval_cfg=None))
+    return stable_hash(without(model, _SPEED_ONLY), without(dataset, ("eval_cfg",)))
 
 
 def config_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
-    return stable_hash(replace(model, **_SPEED_ONLY), dataset)
+    return stable_hash(without(model, _SPEED_ONLY), dataset)
 
 
 def safe_id(text: str) -> str:

@@ -16,9 +16,10 @@ import dataclasses
 import gzip
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from compass.errors import CompassError
 from compass.schema import from_dict

@@ -97,7 +97,7 @@ class RunDir:
     root: Path
 
     @classmethod
-    def create(cls, work_dir: Path, config_name: str) -> "RunDir":
+    def create(cls, work_dir: Path, config_name: str) -> RunDir:
         base = work_dir / config_name
         stamp = time.strftime(TIMESTAMP)
         while (base / stamp).exists():  # two runs in the same second get distinct directories
@@ -107,7 +107,7 @@ class RunDir:
         return cls(base / stamp)
 
     @classmethod
-    def resume(cls, work_dir: Path, config_name: str, stamp: str | None) -> "RunDir":
+    def resume(cls, work_dir: Path, config_name: str, stamp: str | None) -> RunDir:
         base = work_dir / config_name
         runs = sorted(p.name for p in base.glob("*") if p.is_dir()) if base.is_dir() else []
         if not runs:

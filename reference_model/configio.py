@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from compass.errors import CompassError
 from compass.schema import from_dict
-
 
 # One error type for the whole project: a bad value is one line naming its key, exit code 2.
 ConfigError = CompassError

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from .configio import build
-from .data.pipeline import DataConfig, run as run_data
+from .data.pipeline import DataConfig
+from .data.pipeline import run as run_data
 from .train.config import TrainConfig
 from .train.pretrain import pretrain
 
@@ -86,7 +87,9 @@ Rebuild (from the repo root; same settings as the run below):
 
 ```
 examples/build_reference_demo.sh
-# which runs: python -m reference_model.cli demo --out outputs/reference-demo --threads 1 --asset-dir examples/assets/reference-demo
+# which runs:
+#   python -m reference_model.cli demo --out outputs/reference-demo --threads 1 \\
+#       --asset-dir examples/assets/reference-demo
 ```
 
 This copy was produced by `{stats['command']}`.

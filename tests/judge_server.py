@@ -17,9 +17,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 
 @dataclass
@@ -53,7 +53,7 @@ class JudgeServer:
         with self._lock:
             return [prompt_of(r) for r in self.requests if model is None or r.get("model") == model]
 
-    def __enter__(self) -> "JudgeServer":
+    def __enter__(self) -> JudgeServer:
         threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
@@ -229,7 +229,7 @@ class Flaky:
         self.seen = 0
         self._lock = threading.Lock()
 
-    def __call__(self, prompt: str, body: dict) -> "str | Reply":
+    def __call__(self, prompt: str, body: dict) -> str | Reply:
         with self._lock:
             self.seen += 1
             fail = self.seen <= self.failures

@@ -2,19 +2,28 @@
 from __future__ import annotations
 
 import csv
-import json
 
 import pytest
 
 from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, SummarizerCfg, SummaryGroup, read_python_config
 from compass.datasets import ceval
-from compass.synthetic import CEVAL_MINI_VAL_COUNTS, ceval_items, write_ceval
 from compass.errors import CompassError
 from compass.evaluators.postprocess import option_letter
 from compass.store import RunDir
 from compass.summarize import tables
-from helpers import (REPO, compass, error_line, predictions_of, result_of, score_rows, scored_of, write_config,
-                     write_result)
+from compass.synthetic import CEVAL_MINI_VAL_COUNTS, ceval_items, write_ceval
+
+from helpers import (
+    REPO,
+    compass,
+    error_line,
+    predictions_of,
+    result_of,
+    score_rows,
+    scored_of,
+    write_config,
+    write_result,
+)
 
 SUMMARIZER = read_python_config(REPO / "summarizers" / "ceval.py")
 

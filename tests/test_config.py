@@ -7,6 +7,7 @@ import pytest
 
 from compass.config import load_config
 from compass.errors import CompassError
+
 from helpers import compass, error_line, gsm8k_dataset, mmlu_dataset, write_config
 
 
@@ -160,6 +161,7 @@ def test_shipped_configs_read_the_same_as_with_mmengine():
     from mmengine.config import Config as MMConfig
 
     from compass.config.pyfile import read_python_config
+
     from helpers import REPO
 
     files = sorted({*REPO.glob("examples/eval_*.py"), *REPO.glob("datasets_cfg/*/*.py"), *REPO.glob("models_cfg/*.py"),

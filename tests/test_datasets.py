@@ -6,8 +6,9 @@ import json
 import pytest
 
 from compass.datasets import gsm8k, mmlu
-from compass.synthetic import MMLU_SUBJECTS, gsm8k_items, mmlu_items, split_of
 from compass.errors import CompassError
+from compass.synthetic import MMLU_SUBJECTS, gsm8k_items, mmlu_items, split_of
+
 from helpers import compass, error_line, gsm8k_dataset, mmlu_dataset, write_config
 
 

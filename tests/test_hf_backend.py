@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from compass.config import ModelConfig
-from compass.synthetic import gsm8k_items, mmlu_items
 from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
 from compass.models.hf import HFCausalLM
+from compass.synthetic import gsm8k_items, mmlu_items
+
 from helpers import direct_logprob
 
 
@@ -85,7 +86,10 @@ def test_choices_do_not_depend_on_batch_size_or_order(tiny_model):
             reversed_scores = sized.score(requests[::-1])[::-1]
     # The batch size took effect: no forward ran more rows than it allows, and the larger ones did batch.
     assert widest[1] == 1 and 1 < widest[7] <= 7 and 7 < widest[32] <= 32
-    pick = lambda rows: [max(range(len(r)), key=r.__getitem__) for r in rows]
+
+    def pick(rows):
+        return [max(range(len(r)), key=r.__getitem__) for r in rows]
+
     assert pick(results[1]) == pick(results[7]) == pick(results[32]) == pick(reversed_scores)
     for a, b in zip(results[1], results[32]):
         assert a == pytest.approx(b, abs=1e-4)

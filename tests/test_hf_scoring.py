@@ -5,14 +5,14 @@ Each test compares against the plainest computation: one forward over context + 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from compass.config import ModelConfig
-from compass.synthetic import mmlu_items
 from compass.models.base import ScoreRequest
 from compass.models.hf import HFCausalLM
 from compass.models.hf_score import build_rows
 from compass.models.kv_prefix import prefix_groups
+from compass.synthetic import mmlu_items
+
 from helpers import direct_logprob, limit_forward_rows
 
 SUBJECTS = ("elementary_arithmetic", "unit_conversion", "number_comparison")

@@ -11,19 +11,30 @@ import time
 import pytest
 
 from compass import records
-from compass.config import EvalCfg, ModelConfig, read_python_config, load_config
+from compass.config import EvalCfg, ModelConfig, load_config, read_python_config
 from compass.datasets.base import LoadedDataset
 from compass.datasets.subjective import load as load_subjective
 from compass.errors import CompassError
 from compass.evaluators.judge import parse_rating, parse_verdict
-from compass.stats.intervals import wilson
-from compass.schema import from_dict
 from compass.records import Judgment, PredictionMeta
 from compass.resume import ids_digest
+from compass.schema import from_dict
+from compass.stats.intervals import wilson
 from compass.store import RunDir
+
 from helpers import REPO, compass, make_predictions, predictions_of, result_of, score_rows, scored_of, write_config
-from judge_server import (Gate, JudgeServer, PositionBiased, by_model, fixed, judgment_in_answer, prefers_marked,
-                          section, sometimes_garbage, unit)
+from judge_server import (
+    Gate,
+    JudgeServer,
+    PositionBiased,
+    by_model,
+    fixed,
+    judgment_in_answer,
+    prefers_marked,
+    section,
+    sometimes_garbage,
+    unit,
+)
 
 RATINGS = [
     ("Rating: [[7]]", 7), ("The response is fine.\n\nRating: [[7.5]]", 7.5), ("[[ 9 ]]", 9), ("Rating: [[8/10]]", 8),
@@ -184,7 +195,7 @@ def test_win_tie_loss_rates_with_confidence_intervals_and_unreadable_verdicts(tm
                                                  baseline="base"))
         judged = server.prompts()
     garbage = sum(unit(p, "garbage") < 0.3 for p in judged)
-    assert 0 < garbage and noisy["metrics"]["unparseable"] == garbage
+    assert garbage > 0 and noisy["metrics"]["unparseable"] == garbage
     assert noisy["metrics"]["unparseable_rate"] == garbage / 20
     assert noisy["metrics"]["tie_rate"] > 0.3
 

@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from compass import records
 from compass.config import ComponentCfg, EvalCfg, EvaluatorCfg, read_python_config
 from compass.datasets import math_dataset
-from compass.synthetic import MATH_TYPES, math_items, write_math
 from compass.errors import CompassError
 from compass.evaluators.math.extract import extract_boxed
 from compass.stats.intervals import wilson
+from compass.synthetic import MATH_TYPES, math_items, write_math
+
 from helpers import REPO, compass, predictions_of, result_of, score_rows, scored_of, write_config
 
 EVAL_CFG = EvalCfg(EvaluatorCfg("math_equiv"), ComponentCfg("math_answer"))

@@ -9,14 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from compass.evaluators import math as me
-from compass.evaluators.math import equiv, timeout
 from compass.evaluators.math import (
+    equiv,
     extract_answer,
     extract_boxed,
     is_equiv,
     normalize,
     score_math,
+    timeout,
 )
 
 # (prediction, gold) pairs that MUST be judged equivalent.

@@ -2,7 +2,6 @@
 the evaluator's length × depth grid, and bad grids rejected with one line naming the key."""
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_right
 from pathlib import Path
@@ -10,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from compass import datasets
-from compass.config import DatasetConfig, EvalCfg, read_python_config, load_config
+from compass.config import DatasetConfig, EvalCfg, load_config, read_python_config
 from compass.datasets import haystack
 from compass.datasets import needle as nd
 from compass.errors import CompassError
-from compass.schema import from_dict
 from compass.records import Grid
+from compass.schema import from_dict
 from compass.store import RunDir
+
 from helpers import REPO, compass, error_line, predictions_of, result_of, score_rows, scored_of, write_config
 
 NEEDLE_RE = re.compile(r"The secret code of the (\w+) vault is (\d+)\.")

@@ -1,11 +1,9 @@
 """End to end through ``compass run``: the run directory contract, summaries, failures, report."""
 from __future__ import annotations
 
-import json
 import shutil
 
-from helpers import (REPO, compass, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of,
-                     write_config)
+from helpers import REPO, compass, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of, write_config
 
 
 def test_run_writes_the_contracted_files(tmp_path, mini_data, tiny_model):

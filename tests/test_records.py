@@ -11,6 +11,7 @@ import pytest
 from compass import records
 from compass.errors import CompassError
 from compass.records import Prediction, Result, Scored
+
 from helpers import REPO, compass, gsm8k_dataset, mmlu_dataset, write_config
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from compass.evaluators.postprocess import last_number
 from compass.tasks.infer import sent_ids
+
 from helpers import compass, gsm8k_dataset, predictions_of, result_of, scored_of, write_config
 from judge_server import JudgeServer, fixed, judgment_in_answer
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from compass.synthetic import write_gsm8k
 from compass.tasks.infer import sent_ids
-from helpers import (compass, error_line, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of,
-                     write_config)
+
+from helpers import compass, error_line, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of, write_config
 
 
 def _complete_lines(path: Path) -> list[dict]:

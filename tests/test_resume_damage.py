@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compass.tasks.infer import sent_ids
+
 from helpers import compass, gsm8k_dataset, mmlu_dataset, predictions_of, result_of, scored_of, write_config
 
 

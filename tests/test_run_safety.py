@@ -13,6 +13,7 @@ import pytest
 
 from compass.errors import CompassError
 from compass.store import RunDir, name_of, safe_name
+
 from helpers import compass, error_line, gsm8k_dataset, mmlu_dataset, result_of, write_config
 
 

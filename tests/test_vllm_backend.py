@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import types
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 import torch
@@ -29,7 +30,7 @@ class Logprob:
 
 class StandInLLM:
     """Answers vLLM's ``LLM.generate`` with transformers, one prompt at a time (stand-in, see above)."""
-    calls: list = []
+    calls: ClassVar[list] = []
 
     def __init__(self, model: str, tokenizer: str, **engine):
         StandInLLM.calls.append(engine)

@@ -3,10 +3,9 @@ frozen :class:`~compass.config.schema.Config`; every problem is one line naming 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from compass.config.schema import Config, DatasetConfig, ModelConfig, PartitionerCfg, RunnerCfg, StageCfg, SummarizerCfg
 from compass.config.pyfile import read_python_config
+from compass.config.schema import Config, DatasetConfig, ModelConfig, PartitionerCfg, RunnerCfg, StageCfg, SummarizerCfg
 from compass.errors import CompassError
 from compass.schema import from_dict
 

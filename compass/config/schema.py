@@ -14,12 +14,14 @@ import difflib
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from compass.errors import CompassError
 from compass.schema import from_dict
+
 
 def canonical(value: Any, table: Mapping[str, object], aliases: Mapping[str, str], where: str) -> str:
     """The canonical name of a component ``type`` (string or class), or a one-line error."""
@@ -364,6 +366,11 @@ class Config:
     @property
     def name(self) -> str:
         return Path(self.file).stem
+
+
+def without(config: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A config's fields but ``keys``: what an identity hash should cover."""
+    return {k: v for k, v in asdict(config).items() if k not in keys}
 
 
 def stable_hash(*parts: Any) -> str:

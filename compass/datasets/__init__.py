@@ -3,7 +3,7 @@
 ``reader_cfg`` (columns check, ``test_range``) on top."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from compass.config import DatasetConfig, parse_range
 from compass.datasets import ceval, custom, gsm8k, humaneval, math_dataset, mmlu, needle, subjective

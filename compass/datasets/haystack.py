@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from compass.errors import CompassError
 

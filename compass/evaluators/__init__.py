@@ -8,7 +8,7 @@ config stays fast.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from compass.config import EvaluatorCfg
 from compass.evaluators import accuracy, needle, postprocess

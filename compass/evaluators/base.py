@@ -6,8 +6,9 @@ metrics with confidence intervals.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from compass.records import Grid, Prediction
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
 
 from compass import records
-from compass.config import EvaluatorCfg, ModelConfig, stable_hash
+from compass.config import EvaluatorCfg, ModelConfig, stable_hash, without
 from compass.errors import CompassError
 from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
 from compass.models.base import GenerateRequest
@@ -32,8 +31,7 @@ log = logging.getLogger(__name__)
 
 # Judge settings that change how judgments are fetched, never what they say: kept out of the cache
 # key, so a moved server or another concurrency keeps every cached judgment.
-_TRANSPORT_ONLY = {"abbr": "", "api_base": None, "api_key_env": "", "api_retries": 0, "api_timeout_s": 0.0,
-                   "batch_size": 0, "device": "", "run_cfg": None}
+_TRANSPORT_ONLY = ("abbr", "api_base", "api_key_env", "api_retries", "api_timeout_s", "batch_size", "device", "run_cfg")
 OUTCOME_SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
 
@@ -177,7 +175,7 @@ class JudgmentCache:
     def __init__(self, ctx: EvalContext, judge: ModelConfig):
         self.path = ctx.run_dir.judgments(ctx.model, ctx.dataset)
         self.judge = judge
-        self.identity = replace(judge, **_TRANSPORT_ONLY)
+        self.identity = without(judge, _TRANSPORT_ONLY)
 
     def key(self, prompt: str) -> str:
         return stable_hash(self.identity, prompt)

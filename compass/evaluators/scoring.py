@@ -11,7 +11,7 @@ from compass.config import EvalCfg
 from compass.errors import CompassError
 from compass.evaluators import EVALUATORS, POSTPROCESSORS
 from compass.evaluators.base import Answer, EvalContext, Metric, Outcome
-from compass.records import GroupStat, Grid, Prediction, Scored
+from compass.records import Grid, GroupStat, Prediction, Scored
 from compass.stats.intervals import bootstrap_mean, wilson
 
 

@@ -7,7 +7,7 @@ raises :class:`compass.errors.PartialResults`; the inferencer re-raises it with 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from compass.inferencers import generate, loglikelihood
 from compass.inferencers.base import Inferred

@@ -3,7 +3,7 @@ that builds the backend (importing torch, vllm or openai only then); ``MODEL_ALI
 OpenCompass's class names."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from compass.config import ModelConfig
 from compass.models.base import GenerateRequest, Model, ScoreRequest
@@ -36,4 +36,4 @@ def build(cfg: ModelConfig) -> Model:
     return MODELS[cfg.type](cfg)  # config validation made cfg.type a key of MODELS
 
 
-__all__ = ["GenerateRequest", "MODELS", "MODEL_ALIASES", "Model", "ScoreRequest", "build"]
+__all__ = ["MODELS", "MODEL_ALIASES", "GenerateRequest", "Model", "ScoreRequest", "build"]

@@ -9,7 +9,7 @@ from compass.models.kv_prefix import MIN_SHARED_PREFIX, common_prefix, expand_ca
 
 
 def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-           sampler: "SeededSampler | None", eos: set[int]) -> list[str]:
+           sampler: SeededSampler | None, eos: set[int]) -> list[str]:
     """Greedy (or seeded-sampling) decoding with a KV cache, where
 
     - a token prefix shared by every prompt (the few-shot examples) runs once, its cache reused;
@@ -102,8 +102,9 @@ class GrowingLayer(DynamicLayer):
         end = self.length + key_states.shape[-2]
         if end > self._keys.shape[-2]:  # more than reserved: grow once, by doubling
             extra = max(end, 2 * self._keys.shape[-2]) - self._keys.shape[-2]
-            self._keys = torch.cat([self._keys, self._keys.new_empty(self._keys.shape[:2] + (extra, self._keys.shape[-1]))], 2)
-            self._values = torch.cat([self._values, self._values.new_empty(self._values.shape[:2] + (extra, self._values.shape[-1]))], 2)
+            room = self._keys.shape[:2] + (extra, self._keys.shape[-1])
+            self._keys = torch.cat([self._keys, self._keys.new_empty(room)], 2)
+            self._values = torch.cat([self._values, self._values.new_empty(self._values.shape[:2] + room[2:])], 2)
         self._keys[:, :, self.length:end], self._values[:, :, self.length:end] = key_states, value_states
         self._set_length(end)
         return self.keys, self.values
@@ -114,7 +115,7 @@ class GrowingLayer(DynamicLayer):
 
 
 def generate_with_hf(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-                     sampler: "SeededSampler | None", generation_kwargs: dict) -> list[str]:
+                     sampler: SeededSampler | None, generation_kwargs: dict) -> list[str]:
     device = model.device
     width = max(len(p) for p in prompts)
     pad = tokenizer.pad_token_id

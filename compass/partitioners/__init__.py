@@ -1,7 +1,7 @@
 """Partitioners by the names configs use: each splits a config's models × datasets into tasks."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from compass.partitioners import naive
 

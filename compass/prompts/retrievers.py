@@ -8,7 +8,7 @@ import math
 import random
 import re
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from compass.config import RetrieverCfg
 from compass.datasets.base import Sample

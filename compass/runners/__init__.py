@@ -1,7 +1,7 @@
 """Runners by the names configs use: each runs a list of jobs (worker command lines) to completion."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from compass.runners import local
 

@@ -11,9 +11,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from compass.tasks.worker import EXIT_BAD_INPUT, PARENT_ENV
 

@@ -6,10 +6,10 @@ import io
 import math
 from dataclasses import dataclass
 
-from compass.config import SummarizerCfg
-from compass.stats.intervals import Z95
 from compass import records
+from compass.config import SummarizerCfg
 from compass.records import Result
+from compass.stats.intervals import Z95
 from compass.store import RunDir
 
 

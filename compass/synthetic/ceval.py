@@ -58,7 +58,8 @@ def _ceval_comparison(rng: random.Random) -> tuple[str, CevalItem]:
     choices, answer = multiple_choice(rng, str(correct), [str(n) for n in numbers])
     word = "最大" if largest else "最小"
     key = f"ceval-cmp:{word}:" + ",".join(map(str, sorted(numbers)))
-    return key, CevalItem(f"下列各数中，{word}的是（　）。", choices, answer, f"比较四个数可知{word}的是{correct}，故选{answer}。")
+    return key, CevalItem(f"下列各数中，{word}的是（　）。", choices, answer,
+                          f"比较四个数可知{word}的是{correct}，故选{answer}。")
 
 
 def _ceval_weekday(rng: random.Random) -> tuple[str, CevalItem]:

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from compass.errors import CompassError
 

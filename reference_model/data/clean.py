@@ -31,7 +31,7 @@ class CleanConfig:
     max_broken_ratio: float = 0.001     # mojibake / replacement characters per char
     per_source: dict = field(default_factory=dict)  # {source: {key: value}} overrides
 
-    def for_source(self, source: str) -> "CleanConfig":
+    def for_source(self, source: str) -> CleanConfig:
         return replace(self, **self.per_source[source]) if source in self.per_source else self
 
 

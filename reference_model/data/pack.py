@@ -56,7 +56,7 @@ def pack(docs: list[Doc], tokenizer, out_dir: Path, cfg: PackConfig) -> tuple[li
     order = list(range(len(docs)))
     if cfg.shuffle:
         random.Random(cfg.seed).shuffle(order)
-    n_val = int(round(len(docs) * cfg.val_fraction)) if len(docs) > 1 else 0
+    n_val = round(len(docs) * cfg.val_fraction) if len(docs) > 1 else 0
     splits = {"val": order[:n_val], "train": order[n_val:]}
     out_dir.mkdir(parents=True, exist_ok=True)
     shards: list[Shard] = []
@@ -65,7 +65,7 @@ def pack(docs: list[Doc], tokenizer, out_dir: Path, cfg: PackConfig) -> tuple[li
         buf: list[np.ndarray] = []
         n_buf, n_docs = 0, 0
 
-        def flush():
+        def flush(split: str = split) -> None:
             nonlocal buf, n_buf, n_docs
             if not buf:
                 return

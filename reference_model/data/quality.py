@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from .records import Doc, StageReport, StageResult
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-STOPWORDS = frozenset("the of and to a in is it that for on with as are was be by this an or from at".split())
+STOPWORDS = frozenset(["the", "of", "and", "to", "a", "in", "is", "it", "that", "for", "on", "with", "as", "are", "was",
+                       "be", "by", "this", "an", "or", "from", "at"])
 
 
 def _band(x: float, lo: float, hi: float, soft: float) -> float:

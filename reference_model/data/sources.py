@@ -85,7 +85,7 @@ def read_synthetic(spec: SourceSpec, report: StageReport) -> list[Doc]:
     rng = random.Random(o["seed"])
     docs: list[Doc] = []
     for subject in syn.MMLU_SUBJECTS:
-        items = _up_to(lambda n: syn.mmlu_items(subject, "train", n, seed=o["seed"]),
+        items = _up_to(lambda n, subject=subject: syn.mmlu_items(subject, "train", n, seed=o["seed"]),
                        o["mmlu_subject_items"].get(subject, o["mmlu_per_subject"]), report, subject)
         title = subject.replace("_", " ")
         blocks_all = [b for it in items for b in _mc_variants(it, o["mc_shuffles"], rng)]

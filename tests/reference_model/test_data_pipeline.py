@@ -135,7 +135,7 @@ def test_manifest_counts_add_up(tmp_path):
     rng = random.Random(1)
     vocab = _vocab(rng, 800)
     rows = []
-    for i in range(60):
+    for _ in range(60):
         words = [rng.choice(vocab) for _ in range(60)]
         rows.append(" ".join(words) + ". The end of the story is near, and the day is over.")
     rows += [rows[0], rows[1].replace(" ", "  "), rows[2] + " extra"]   # 2 exact + 1 near duplicate

@@ -17,8 +17,8 @@ DEFAULT_TIMEOUT = 2.0
 
 try:  # pragma: no cover - import guard
     import math_verify as _mv
-    from math_verify import LatexExtractionConfig as _LatexCfg
     from math_verify import ExprExtractionConfig as _ExprCfg
+    from math_verify import LatexExtractionConfig as _LatexCfg
 
     _mv.parser.TIMEOUT_WARNING_SHOWN = True  # we do the timing ourselves
     _mv.grader.TIMEOUT_WARNING_SHOWN = True
@@ -87,7 +87,7 @@ def symbolic_equiv(pred: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bo
         return False
     except RecursionError:
         return False
-    except Exception:  # noqa: BLE001 - parser/sympy errors mean "not shown equal"
+    except Exception:
         logger.debug("symbolic check failed: %r vs %r", pred, gold, exc_info=True)
         return False
 
@@ -170,7 +170,7 @@ def _is_set(s: str) -> bool:
 
 
 def _is_bracketed(s: str) -> bool:
-    return bool(s) and s[0] in "([{" or s.startswith("\\{") or s.startswith("\\begin")
+    return (bool(s) and s[0] in "([{") or s.startswith("\\{") or s.startswith("\\begin")
 
 
 def score_math(prediction: str, gold_solution: str, timeout: float = DEFAULT_TIMEOUT) -> bool:

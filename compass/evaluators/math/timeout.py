@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -60,7 +61,7 @@ def run_with_timeout(fn: Callable[[], T], seconds: float) -> T:
     def target():
         try:
             box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             box["error"] = e
 
     worker = threading.Thread(target=target, daemon=True, name="math_equiv-check")
@@ -81,7 +82,7 @@ def _async_raise(thread: threading.Thread, exc_type: type) -> None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type)
         )
-    except Exception:  # noqa: BLE001 - best effort (non-CPython)
+    except Exception:
         pass
 
 
