@@ -54,7 +54,8 @@ def test_the_demo_through_a_faulty_vllm_like_server_equals_the_transformers_back
     datasets = demo_datasets()
     hf_model = {"abbr": "reference-demo", "type": "HuggingFaceCausalLM", "path": str(DEMO), "dtype": "float32",
                 "max_out_len": 96, "max_seq_len": 1024, "batch_size": 16}
-    hf = compass("run", str(write_config(tmp_path / "hf.py", [hf_model], datasets)), cwd=tmp_path)
+    # On a shared 2-core machine under load 3 to 7 the test took 3 to 4 minutes: generous limits.
+    hf = compass("run", str(write_config(tmp_path / "hf.py", [hf_model], datasets)), cwd=tmp_path, timeout=600)
     hf_results, hf_rows = finished_run(hf, tmp_path / "outputs" / "hf")
 
     with VLLMLikeServer(str(DEMO), name="reference-demo") as server, \
@@ -62,7 +63,8 @@ def test_the_demo_through_a_faulty_vllm_like_server_equals_the_transformers_back
         api_model = {"abbr": "reference-demo-api", "type": "OpenAI", "path": "reference-demo",
                      "api_base": proxy.url, "api_key_env": "COMPASS_TEST_NO_KEY", "chat": False,
                      "max_out_len": 96, "batch_size": 4, "api_timeout_s": 10.0, "api_retries": 8}
-        api = compass("run", str(write_config(tmp_path / "api.py", [api_model], datasets)), cwd=tmp_path)
+        api = compass("run", str(write_config(tmp_path / "api.py", [api_model], datasets)), cwd=tmp_path,
+                      timeout=600)
         injected, attempts = Counter(proxy.injected), proxy.attempts
     api_results, api_rows = finished_run(api, tmp_path / "outputs" / "api")
 
