@@ -224,7 +224,7 @@ def test_no_attack_counts_as_passed():
     tasks = list(TASKS.values())
     completions = [[HONEST[key], *(_whole_function(task, ATTACKS[n]) for n in names)]
                    for key, task in TASKS.items()]
-    verdicts = check_completions(tasks, completions, CheckSettings(timeout_s=2.0))
+    verdicts = check_completions(tasks, completions, CheckSettings(timeout_s=4.0))
     for key, row in zip(TASKS, verdicts):
         assert row[0].passed and row[0].status == "passed", (key, row[0])  # the honest solution passes
         for name, verdict in zip(names, row[1:]):
@@ -241,7 +241,7 @@ def test_top_level_attacks_before_the_function():
             "d = json.dumps(['ok', 1, 5]).encode()\nos.write(4, len(d).to_bytes(4, 'big') + d)\nos._exit(0)\n",
             "def add(a, b):\n    return 0\ncheck = lambda candidate: None\n"]
     verdicts = check_completions([task], [[top + "def add(a, b):\n    return a - b\n" if "def add" not in top else top
-                                           for top in tops]], CheckSettings(timeout_s=2.0))
+                                           for top in tops]], CheckSettings(timeout_s=4.0))
     assert [v.passed for v in verdicts[0]] == [False] * len(tops), verdicts
 
 

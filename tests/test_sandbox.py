@@ -21,7 +21,7 @@ import pytest
 
 from compass.evaluators.sandbox import SandboxLimits, run_many, run_python
 
-from sandbox_helpers import FAST, MODE, NOT_PASSED, REPO, WORLD, comm_is, pids_where, run, wait_until
+from sandbox_helpers import HANG, MODE, NOT_PASSED, REPO, WORLD, comm_is, pids_where, run, wait_until
 
 world, mode = WORLD, MODE  # fixtures
 
@@ -104,7 +104,8 @@ def test_hostile_neighbours_do_not_hurt_a_parallel_run(world, mode):
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     killer = "import os, time\nos.kill(-1, 9)\ntime.sleep(0.5)"
     ok = "import time\ntime.sleep(0.5)\nprint('ok')"
-    results = run_many([ok, bomb, killer, ok], FAST, workers=4, isolation=mode)
+    results = run_many([ok, bomb, killer, ok], SandboxLimits(timeout_s=5, cpu_s=1, max_procs=32), workers=4,
+                       isolation=mode)
     assert [r.status for r in results][0::3] == ["passed", "passed"], results
     assert results[1].status in NOT_PASSED
 
@@ -266,7 +267,7 @@ def test_fork_bomb(world, mode):
                 os.fork()
             except OSError:
                 pass
-        """, mode)
+        """, mode, HANG)
     world.check(r)
 
 
@@ -296,7 +297,7 @@ def test_cpu_burn_with_all_signals_ignored(world, mode):
                 pass
         while True:
             pass
-        """, mode)
+        """, mode, HANG)
     world.check(r, expect=("killed", "timeout"))
 
 

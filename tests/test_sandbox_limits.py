@@ -13,7 +13,7 @@ import pytest
 
 from compass.evaluators.sandbox import SandboxLimits, run_python
 
-from sandbox_helpers import FAST, MODE, WORLD, comm_is, pids_where, run
+from sandbox_helpers import FAST, HANG, MODE, WORLD, comm_is, pids_where, run
 
 world, mode = WORLD, MODE  # fixtures
 
@@ -78,7 +78,7 @@ def test_thread_bomb(world, mode):
         import threading, time
         while True:
             threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
-        """, mode)
+        """, mode, HANG)
     world.check(r)
 
 
@@ -88,7 +88,7 @@ def test_close_stdout_and_hang(world, mode):
         os.close(1)
         os.close(2)
         time.sleep(60)
-        """, mode)
+        """, mode, HANG)
     world.check(r, expect=("timeout",))
     assert r.reason.startswith("wall-clock limit"), r  # the supervisor's own clock, not the backstop
 
@@ -105,7 +105,7 @@ def test_sigalrm_and_rlimit_tricks_cannot_extend_the_timeout(world, mode):
         except (ValueError, OSError) as e:
             print("blocked", e, flush=True)
         time.sleep(60)
-        """, mode)
+        """, mode, HANG)
     world.check(r, expect=("timeout",))
     assert "blocked" in r.stdout and r.reason.startswith("wall-clock limit"), r
 

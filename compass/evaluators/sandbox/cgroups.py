@@ -112,7 +112,7 @@ class WorkerCgroup:
 
     def __init__(self, plan: CgroupPlan, memory_mb: int, max_procs: int):
         self.plan = plan
-        name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        self.name = name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         self.dirs = [os.path.join(parent, name) for parent in plan.parents]
         settings = {"memory.limit_in_bytes": memory_mb << 20, "memory.memsw.limit_in_bytes": memory_mb << 20,
                     "memory.max": memory_mb << 20, "memory.swap.max": 0, "pids.max": max_procs}

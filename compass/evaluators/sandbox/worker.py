@@ -87,7 +87,8 @@ class Worker:
             self.scratch = tempfile.mkdtemp(prefix=f"{cgroups.PREFIX}{os.getpid()}-", dir=modes.scratch_base())
             os.chmod(self.scratch, 0o711)
         cfg = {"mode": self.mode, "ctrl_fd": child_end.fileno(), "limits": asdict(self.limits),
-               "cgroup": {"version": self.cgroup.plan.version, "fds": cg_fds} if self.cgroup else None,
+               "cgroup": {"version": self.cgroup.plan.version, "fds": cg_fds, "name": self.cgroup.name}
+               if self.cgroup else None,
                "scratch": self.scratch, "uid_range": modes.uid_range(self.mode), "landlock_abi": landlock.abi(),
                "seccomp": seccomp.available(), "readable": exposed, "hidden": modes.hidden_dirs(exposed),
                "python_dirs": modes.python_dirs(), "mountpoint": tempfile.gettempdir(),

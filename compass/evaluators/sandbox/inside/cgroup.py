@@ -10,8 +10,9 @@ import time
 
 
 class JobCgroup:
-    def __init__(self, dir_fds: list[int], version: int):
+    def __init__(self, dir_fds: list[int], version: int, name: str):
         self.fds, self.version = dir_fds, version  # v1: one directory per controller; v2: one
+        self.suffix = "/" + name  # how the cgroup's path ends in /proc/<pid>/cgroup
 
     def join(self) -> None:
         """Move the calling process (and so all it starts) into the cgroup."""
@@ -33,12 +34,32 @@ class JobCgroup:
         end = time.monotonic() + patience_s
         while pids := self.pids():
             for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                self._kill_member(pid)
             if time.monotonic() > end:
                 return False
             time.sleep(0.001)
         return True
+
+    def _kill_member(self, pid: int) -> None:
+        """SIGKILL ``pid`` if it is still a member. Through a pidfd: a member that exited after the
+        listing could have passed its pid on to an unrelated process, which must not be hit."""
+        if not os.path.exists("/proc/self/cgroup"):  # a pid namespace without /proc: its pids are all the job's
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:  # gone already
+            return
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                member = any(line.rstrip("\n").endswith(self.suffix) for line in f)
+            if member:  # the pidfd holds the process that was a member just now, whatever its pid becomes
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed for going over the memory limit, so far."""

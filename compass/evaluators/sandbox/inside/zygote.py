@@ -30,7 +30,7 @@ class Zygote:
         self.cfg, self.ctrl, self.limits = cfg, ctrl, cfg["limits"]
         self.pid_namespace = pid_namespace
         cg = cfg.get("cgroup")
-        self.cgroup = JobCgroup(cg["fds"], cg["version"]) if cg else None
+        self.cgroup = JobCgroup(cg["fds"], cg["version"], cg["name"]) if cg else None
         self.scratch = cfg["scratch"]
         self.workdir = os.path.join(self.scratch, "job")
         self.root = os.geteuid() == 0 and cfg.get("uid_range") is not None
@@ -47,6 +47,7 @@ class Zygote:
         self.rulesets = self._rulesets() if cfg["landlock_abi"] else None
         self.devnull = os.open("/dev/null", os.O_RDWR)
         self.job_pids: dict[str, int] = {}
+        self.ended: dict[str, dict] = {}  # role -> exit status and CPU time, once reaped
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the select below
@@ -88,6 +89,7 @@ class Zygote:
             t_layout = [self.devnull, self.devnull, self.devnull, to_tester[0], to_candidate[1], t_verdict]
         else:
             c_layout = [self.devnull, c_out, c_err, self.devnull, self.devnull, self.devnull]
+        self.ended = {}
         self.job_pids = {"candidate": self._spawn("candidate", c_layout, c_in, ids[0] if ids else None)}
         if check:
             self.job_pids["tester"] = self._spawn("tester", t_layout, t_in, ids[1] if ids else None)
@@ -95,8 +97,10 @@ class Zygote:
             os.close(fd)
         oom_before = self.cgroup.oom_kills() if self.cgroup else 0
         report = self._wait(start + self.limits["timeout_s"], "tester" if check else "candidate")
-        report["strays"] = len(self._members()) if not report["timeout"] and not check else 0
-        self._kill_job()
+        report["strays"] = len(self.cgroup.pids() if self.cgroup else self._members()) \
+            if not report["timeout"] and not check else 0
+        self._kill_job()  # also reaps: a process that was already exiting keeps its own status
+        report.update(self.ended)
         report["oom_kills"] = (self.cgroup.oom_kills() - oom_before) if self.cgroup else 0
         self._clear_scratch()
         report["duration_s"] = round(time.monotonic() - start, 4)
@@ -173,12 +177,10 @@ class Zygote:
 
     def _wait(self, deadline: float, last: str) -> dict:
         """Until ``last`` exits, the deadline passes or the evaluator asks for a kill."""
-        status: dict[str, dict] = {}
-        by_pid = {pid: role for role, pid in self.job_pids.items()}
         timeout = killed = False
-        while last not in status:
-            self._reap(by_pid, status)
-            if last in status:
+        while last not in self.ended:
+            self._reap()
+            if last in self.ended:
                 break
             left = deadline - time.monotonic()
             if left <= 0:
@@ -191,10 +193,12 @@ class Zygote:
                 killed = True  # the evaluator's only mid-job message: kill (output over the cap)
                 self.ctrl.recv(4096)
                 break
-        self._reap(by_pid, status)
-        return {"timeout": timeout, "killed": killed, **status}
+        self._reap()
+        return {"timeout": timeout, "killed": killed}
 
-    def _reap(self, by_pid: dict[int, str], status: dict) -> None:
+    def _reap(self) -> None:
+        """Collect every exited child (orphans of the job too); note the job's own processes."""
+        roles = {pid: role for role, pid in self.job_pids.items()}
         while True:
             try:
                 pid, code, usage = os.wait4(-1, os.WNOHANG)
@@ -202,22 +206,26 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            if pid in by_pid:
-                status[by_pid[pid]] = {"exit": os.waitstatus_to_exitcode(code),
-                                       "cpu_s": round(usage.ru_utime + usage.ru_stime, 4)}
+            if pid in roles:
+                self.ended[roles[pid]] = {"exit": os.waitstatus_to_exitcode(code),
+                                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 4)}
 
     def _members(self) -> list[int]:
-        """Processes of the job still alive (the supervisor itself and the namespace's init aside)."""
+        """Processes of the job still alive (the supervisor itself and the namespace's init aside),
+        outside a cgroup (whose members ``JobCgroup`` kills itself, by pidfd)."""
         if self.cgroup:
-            return self.cgroup.pids()
+            return []
         if self.pid_namespace and os.path.isdir("/proc/self"):
             me = os.getpid()
             return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (me, 1)]
-        return [pid for pid in self.job_pids.values() if _alive(pid)]
+        self._reap()
+        return [pid for role, pid in self.job_pids.items() if role not in self.ended]
 
     def _kill_job(self) -> None:
-        for pid in self.job_pids.values():
-            _kill(pid)
+        self._reap()
+        for role, pid in self.job_pids.items():
+            if role not in self.ended:  # an unreaped child: its pid cannot be anyone else's yet
+                _kill(pid)
         if self.cgroup:
             self.cgroup.kill_all()
         for _ in range(1000):  # no cgroup: forks were refused; a pid namespace: sweep it anyway
@@ -226,13 +234,12 @@ class Zygote:
                 break
             for pid in members:
                 _kill(pid)
-            self._reap({}, {})
             time.sleep(0.001)
         end = time.monotonic() + 2.0
-        while any(_alive(pid) for pid in self.job_pids.values()) and time.monotonic() < end:
-            self._reap({}, {})
+        while any(role not in self.ended for role in self.job_pids) and time.monotonic() < end:
             time.sleep(0.0005)
-        self._reap({}, {})
+            self._reap()
+        self._reap()
         self.job_pids = {}
 
     def _clear_scratch(self) -> None:
@@ -255,13 +262,6 @@ class Zygote:
                 return
             report = self.run(job, fds)
             self.ctrl.send(json.dumps({"id": job["id"], **report}).encode())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return False
 
 
 def _kill(pid: int) -> None:
