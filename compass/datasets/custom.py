@@ -25,13 +25,13 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict]]:
     try:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            header = reader.fieldnames or []  # None: an empty file, which has no rows either
+            missing = [c for c in required if c not in header]
             if missing:
-                raise CompassError(f"{path}:1: header has no column {missing[0]!r} "
-                                   f"(has: {', '.join(reader.fieldnames or [])})")
+                raise CompassError(f"{path}:1: header has no column {missing[0]!r} (has: {', '.join(header)})")
             for row in reader:
                 if None in row or any(v is None for v in row.values()):
-                    raise CompassError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} columns")
+                    raise CompassError(f"{path}:{reader.line_num}: expected {len(header)} columns")
                 rows.append((reader.line_num, row))
     except UnicodeDecodeError as exc:
         raise CompassError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
@@ -46,11 +46,12 @@ def _split_file(test_file: Path, split: str) -> Path | None:
     return None
 
 
-def _samples(path: Path, cfg: DatasetConfig) -> list[Sample]:
+def _samples(path: Path, cfg: DatasetConfig, input_columns: list[str], output_column: str) -> list[Sample]:
     reader = cfg.reader_cfg
-    required = tuple(dict.fromkeys([*(reader.input_columns or []), reader.output_column,
+    required = tuple(dict.fromkeys([*input_columns, output_column,
                                     *(c for c in (reader.id_column, reader.group_column, reader.cluster_column) if c)]))
-    samples, seen = [], set()
+    samples: list[Sample] = []
+    seen: set[str] = set()
     for lineno, row in _rows(path, required):
         sample_id = str(row[reader.id_column]) if reader.id_column else str(len(samples))
         if sample_id in seen:
@@ -59,13 +60,14 @@ def _samples(path: Path, cfg: DatasetConfig) -> list[Sample]:
         fields = {k: "" if v is None else str(v) for k, v in row.items()}
         group = str(row[reader.group_column]) if reader.group_column else None
         cluster = str(row[reader.cluster_column]) if reader.cluster_column else None
-        samples.append(Sample(sample_id, fields, str(row[reader.output_column]), group, cluster))
+        samples.append(Sample(sample_id, fields, str(row[output_column]), group, cluster))
     return samples
 
 
 def load_custom(cfg: DatasetConfig) -> LoadedDataset:
     reader = cfg.reader_cfg
-    if not reader.input_columns or not reader.output_column:
+    inputs, output = reader.input_columns, reader.output_column
+    if not inputs or not output:
         raise CompassError(f"dataset {cfg.abbr!r}: reader_cfg.input_columns and reader_cfg.output_column are "
                            f"required for custom datasets")
     root = Path(cfg.path)
@@ -76,4 +78,5 @@ def load_custom(cfg: DatasetConfig) -> LoadedDataset:
         raise CompassError(f"{cfg.path}: no such file (custom datasets read a .jsonl or .csv file, or "
                            f"<test_split>.jsonl/.csv in a directory)")
     train_file = _split_file(test_file, reader.train_split)
-    return LoadedDataset(_samples(test_file, cfg), _samples(train_file, cfg) if train_file else [])
+    return LoadedDataset(_samples(test_file, cfg, inputs, output),
+                         _samples(train_file, cfg, inputs, output) if train_file else [])

@@ -35,7 +35,7 @@ def load(path: str, name=None, train_split: str = "train", test_split: str = "te
     if root.is_file():
         return LoadedDataset(_samples(read_jsonl(root, ("question", "answer")), str(root)))
     if root.is_dir():
-        splits = {}
+        splits: dict[str, list[Sample]] = {}
         for split in (test_split, train_split):
             file = root / f"{split}.jsonl"
             if not file.is_file():

@@ -31,7 +31,7 @@ def _sample(row, where: str) -> Sample:
     if "def check(" not in row["test"]:
         raise CompassError(f"{where}: field 'test' does not define check(candidate)")
     gold = {"prompt": row["prompt"], "test": row["test"], "entry_point": entry}
-    return Sample(row["task_id"], {"prompt": row["prompt"], "entry_point": entry}, gold)  # type: ignore[arg-type]
+    return Sample(row["task_id"], {"prompt": row["prompt"], "entry_point": entry}, gold)
 
 
 def _unique(samples: list[Sample], wheres: list[str]) -> list[Sample]:

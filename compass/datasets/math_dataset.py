@@ -95,7 +95,8 @@ def _sample(row: dict, subject: str, n: str | int, where: str) -> Sample:
 
 
 def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDataset:
-    test, fewshot = [], []
+    test: list[Sample] = []
+    fewshot: list[Sample] = []
     for subject in subset_names(name) or list(SUBJECTS):
         ds = hub_load(path, subject, "MATH directory")
         for split, out in ((test_split, test), (train_split, fewshot)):

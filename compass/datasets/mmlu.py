@@ -33,7 +33,7 @@ def _load_local(root: Path, name, train_split: str, test_split: str) -> LoadedDa
 def _read_csv(path: Path, subject: str) -> list[Sample]:
     if not path.is_file():
         raise CompassError(f"{path}: missing MMLU file")
-    samples = []
+    samples: list[Sample] = []
     try:
         with path.open(newline="", encoding="utf-8") as f:
             for lineno, row in enumerate(csv.reader(f), 1):
@@ -55,7 +55,8 @@ def _read_csv(path: Path, subject: str) -> list[Sample]:
 
 def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDataset:
     subjects = subset_names(name) or ["all"]
-    test, fewshot = [], []
+    test: list[Sample] = []
+    fewshot: list[Sample] = []
     for subject in subjects:
         ds = hub_load(path, subject, "MMLU directory")
         for split, out in ((test_split, test), (train_split, fewshot)):

@@ -185,5 +185,5 @@ def load_needle(cfg: DatasetConfig) -> LoadedDataset:
                                         [x.text for x in needles])
                 gold = needles[0].value if n.num_needles == 1 else [x.value for x in needles]
                 samples.append(Sample(f"{length}/{depth:g}/{i}", {"context": context, "question": question(needles)},
-                                      gold, group=f"{length}@{depth:g}"))  # type: ignore[arg-type]
+                                      gold, group=f"{length}@{depth:g}"))
     return LoadedDataset(samples)

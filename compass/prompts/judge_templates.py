@@ -68,7 +68,8 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newlin
 
 def compile_template(text_or_name: str | None, evaluator: str, where: str) -> jinja2.Template:
     """The judge prompt template for ``evaluator`` (a canonical type), checked; one-line errors."""
-    text = BUILTIN.get(text_or_name or DEFAULT[evaluator], text_or_name)
+    name_or_text = text_or_name or DEFAULT[evaluator]
+    text = BUILTIN.get(name_or_text, name_or_text)
     allowed, required = VARIABLES[evaluator]
     try:
         used = meta.find_undeclared_variables(_ENV.parse(text))

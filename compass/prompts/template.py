@@ -6,6 +6,7 @@ Only placeholders naming a column are replaced, so templates may contain other b
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from compass.config import InferCfg
@@ -14,7 +15,7 @@ from compass.datasets.base import Sample
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def fill(template: str, values: dict[str, str]) -> str:
+def fill(template: str, values: Mapping[str, object]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
 
 

@@ -104,8 +104,8 @@ def _code_running(rng: random.Random):
     body = (f"out = []\n    for n in numbers:\n        out.append(n if not out else {fn}(out[-1], n))\n"
             f"    return out")
 
-    def ref(xs):
-        out = []
+    def ref(xs: list[int]) -> list[int]:
+        out: list[int] = []
         for n in xs:
             out.append(n if not out else (max if use_max else min)(out[-1], n))
         return out
@@ -132,7 +132,7 @@ def humaneval_items(n: int, seed: int = 0) -> list[dict]:
     ``entry_point``; the prompt ends after the docstring, the solution is the indented body."""
     rng = random.Random(f"humaneval-{seed}")
     seen: set[str] = set()
-    rows = []
+    rows: list[dict] = []
     for _ in range(200 * n + 1000):
         key, name, params, returns, doc, body, ref, inputs = rng.choice(_CODE_MAKERS)(rng)
         if key in seen:

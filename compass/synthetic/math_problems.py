@@ -39,8 +39,8 @@ def _math_problem(subject: str, rng: random.Random) -> tuple[str, int, str, str]
     if subject == "algebra":
         a, b, c, k = rng.randint(2, 9), rng.randint(-20, 20), rng.randint(-20, 20), rng.randint(1, 9)
         if rng.random() < 0.6:
-            x = Fraction(c - b, a)
-            form = pick(_frac_forms(x))
+            root = Fraction(c - b, a)
+            form = pick(_frac_forms(root))
             last = pick([f"$\\boxed{{x = {form}}}$", f"$x = \\boxed{{{form}}}$"])
             return (f"alg-lin:{a}:{b}:{c}", 2, f"Solve for $x$: ${a}x {_signed(b)} = {c}$.",
                     f"Subtracting ${b}$ from both sides gives ${a}x = {c - b}$, so {last}.")

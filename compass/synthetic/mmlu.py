@@ -17,7 +17,7 @@ def _world(seed: int) -> list[tuple[str, str]]:
     """(country, capital) pairs of an invented world, fixed by the seed."""
     rng = random.Random(f"world-{seed}")
     names: set[str] = set()
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     while len(pairs) < 400:
         country = "".join(rng.choice(_SYLLABLES) for _ in range(3)).capitalize()
         capital = ("".join(rng.choice(_SYLLABLES) for _ in range(2)) + rng.choice(["", "a", "on", "is"])).capitalize()
