@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import json
 import types
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -97,7 +96,7 @@ def _convert(value: Any, tp: Any, where: str, from_strings: bool = False) -> Any
         key_tp, value_tp = get_args(tp)
         return {_convert(k, key_tp, where): _convert(v, value_tp, f"{where}.{k}", from_strings)
                 for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where, from_strings=from_strings)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -145,9 +144,14 @@ def from_dict(cls: type[T], data: Any, where: str, *, from_strings: bool = False
     return obj if checked is None else checked
 
 
-@functools.cache
+_FIELDS: dict[type, tuple[dict[str, Any], dict[str, dataclasses.Field]]] = {}
+
+
 def _fields(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
-    return get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+    """A dataclass's resolved type hints and its fields by name, computed once per class."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+    return _FIELDS[cls]
 
 
 def json_schema_of(tp: Any) -> dict[str, Any]:
@@ -163,7 +167,7 @@ def json_schema_of(tp: Any) -> dict[str, Any]:
         return {"type": "array", "items": json_schema_of(args[0])} if args else {"type": "array"}
     if origin is dict or tp is dict:
         return {"type": "object", "additionalProperties": json_schema_of(args[1])} if args else {"type": "object"}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints, fields = _fields(tp)
         return {"type": "object", "additionalProperties": False,
                 "properties": {name: json_schema_of(hints[name]) for name in fields},

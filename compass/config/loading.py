@@ -41,12 +41,12 @@ def load_config(path: str | Path) -> Config:
             raise CompassError(f"{path}: {key}: expected a non-empty list of dicts")
     models = [from_dict(ModelConfig, m, f"{path}: models[{i}]") for i, m in enumerate(raw["models"])]
     datasets = [from_dict(DatasetConfig, d, f"{path}: datasets[{i}]") for i, d in enumerate(raw["datasets"])]
-    for kind, items in (("models", models), ("datasets", datasets)):
+    for kind, abbrs in (("models", [m.abbr for m in models]), ("datasets", [d.abbr for d in datasets])):
         seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.abbr in seen:
-                raise CompassError(f"{path}: {kind}[{i}].abbr: duplicate abbr {item.abbr!r}")
-            seen.add(item.abbr)
+        for i, abbr in enumerate(abbrs):
+            if abbr in seen:
+                raise CompassError(f"{path}: {kind}[{i}].abbr: duplicate abbr {abbr!r}")
+            seen.add(abbr)
     for i, ds in enumerate(datasets):  # a pairwise judge's baseline answers come from this same run
         baseline = ds.eval_cfg.evaluator.baseline
         if baseline is not None and baseline not in {m.abbr for m in models}:
