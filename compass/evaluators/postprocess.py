@@ -65,11 +65,11 @@ def humaneval_completion(text: str) -> str:
         lines.pop(0)
     if not lines:
         return ""
-    body = lines[0][0] in " \t"
+    is_body = lines[0][0] in " \t"
     kept = []
     for line in lines:
         top_level = line.strip() and line[0] not in " \t"
-        if top_level and (body or not _PROGRAM_LINE.match(line)):
+        if top_level and (is_body or not _PROGRAM_LINE.match(line)):
             break
         kept.append(line)
     code = "\n".join(kept).rstrip()

@@ -1,6 +1,8 @@
 """Generation for the transformers backend: batched greedy or seeded sampled decoding."""
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from transformers import DynamicLayer, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
@@ -45,7 +47,8 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
         cache.layers = [GrowingLayer(layer.keys, layer.values, max_new) for layer in cache.layers]
     next_pos = positions[:, -1] + 1
     window = 2 * max((len(s) for s in stop), default=0) + 4  # tokens enough to hold any stop string
-    active, tokens_out = list(range(batch)), [[] for _ in range(batch)]
+    active = list(range(batch))
+    tokens_out: list[list[int]] = [[] for _ in range(batch)]
     for step in range(max_new):
         scores = logits.float()
         if sampler is not None:
@@ -154,7 +157,7 @@ class SeededSampler(LogitsProcessor):
         """Keep only these rows' generators (the others finished and left the batch)."""
         self.generators = [self.generators[r] for r in rows]
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor | None, scores: torch.Tensor) -> torch.Tensor:
         probs = (scores.float() / self.temperature).softmax(-1)
         if self.top_p < 1.0:
             # Keep tokens, most likely first, until the kept mass reaches top_p (always the top one).
@@ -176,4 +179,5 @@ class StopStrings(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:], skip_special_tokens=True)
-        return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
+        done = torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
+        return cast(torch.BoolTensor, done)  # torch's stubs type every op's result as plain Tensor

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -135,7 +136,7 @@ class Scorer:
         else:
             mask = torch.cat([torch.ones((n, prefix_len), dtype=torch.long), real.long()], dim=1)
         tail = max(row.scored_tail for row in batch)
-        kwargs = {"logits_to_keep": tail} if self.keep_logits else {}
+        kwargs: dict[str, Any] = {"logits_to_keep": tail} if self.keep_logits else {}
         if past is not None:
             kwargs["past_key_values"] = expand_cache(past, n)
         logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from compass.tasks.worker import EXIT_BAD_INPUT, PARENT_ENV
 
@@ -41,10 +42,10 @@ class Outcome:
 @dataclass
 class _Running:
     job: Job
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     gpus: list[str]
     attempt: int
-    log_file: object = field(repr=False)
+    log_file: TextIO = field(repr=False)
 
 
 def visible_gpus() -> list[str]:

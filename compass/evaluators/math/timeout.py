@@ -76,6 +76,8 @@ def run_with_timeout(fn: Callable[[], T], seconds: float) -> T:
 
 
 def _async_raise(thread: threading.Thread, exc_type: type) -> None:
+    if thread.ident is None:  # never started: nothing to interrupt
+        return
     try:
         import ctypes
 
