@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from scipy.stats import binomtest
@@ -10,6 +12,7 @@ from compass.evaluators.postprocess import first_capital, last_number
 from compass.runners.local import Job, last_error_line, python_module, run_jobs
 from compass.stats.intervals import bootstrap_mean, wilson
 from compass.store import write_json_atomic
+from compass.tasks.worker import EXIT_BAD_INPUT
 
 from helpers import score_rows
 
@@ -67,6 +70,15 @@ def test_runner_refuses_jobs_needing_more_gpus_than_exist(tmp_path, monkeypatch)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     (outcome,) = run_jobs([Job("big", ["true"], tmp_path / "big.log", num_gpus=2)], poll_s=0.01)
     assert not outcome.ok and "needs 2 GPUs, this machine has 0" in outcome.error
+
+
+def test_worker_started_without_dash_m_still_prints_its_usage(tmp_path):
+    """Run as a script (no ``-m``), __main__ has no spec: the usage line once crashed on it, exiting 1,
+    which the runner retries as transient instead of 2 (bad input)."""
+    code = "from compass.tasks.worker import worker_main; worker_main(lambda task: None)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr
+    assert proc.stderr.startswith("usage: python -c TASK_JSON")
 
 
 def test_evaluate_binary_and_grouped_outcomes():

@@ -32,7 +32,9 @@ def die_with_parent() -> None:
 
 def worker_main(run: Callable[[str], None]) -> None:
     if len(sys.argv) != 2:
-        print(f"usage: python -m {sys.modules['__main__'].__spec__.name} TASK_JSON", file=sys.stderr)
+        spec = sys.modules["__main__"].__spec__  # None when run as a script rather than with -m
+        program = f"-m {spec.name}" if spec is not None else sys.argv[0]
+        print(f"usage: python {program} TASK_JSON", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     die_with_parent()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
