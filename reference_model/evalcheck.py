@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import torch
 
@@ -59,12 +60,15 @@ def score(path: str, n_mc: int = 40, n_gsm: int = 40, seed: int = 0) -> dict:
 
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    result = {"mc": {}, "chance_mc": 0.25}
+    result: dict[str, Any] = {"mc": {}, "chance_mc": 0.25}
     for subject in syn.MMLU_SUBJECTS:
         try:
             items = syn.mmlu_items(subject, "test", n_mc, seed)
         except ValueError as e:  # small template spaces hold fewer test items than asked
-            items = syn.mmlu_items(subject, "test", int(re.search(r"only (\d+)", str(e)).group(1)), seed)
+            fewer = re.search(r"only (\d+) distinct", str(e))
+            if fewer is None:
+                raise
+            items = syn.mmlu_items(subject, "test", int(fewer.group(1)), seed)
         result["mc"][subject] = mc_accuracy(model, tok, subject, items)
         result.setdefault("n_mc", {})[subject] = len(items)
     result["mc_mean"] = sum(result["mc"].values()) / len(result["mc"])

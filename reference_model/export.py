@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+from tokenizers import Tokenizer
 
 from . import tokenizer as tok_mod
 from .model import ModelConfig
@@ -75,6 +76,17 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return found[-1]
 
 
+def _special_ids(tok: Tokenizer, tok_dir: Path) -> dict[str, int]:
+    """The ids config.json names; a tokenizer lacking one would export ``null`` ids that break generation."""
+    ids: dict[str, int] = {}
+    for role, token in (("bos", tok_mod.EOT), ("eos", tok_mod.EOT), ("pad", tok_mod.PAD), ("im_end", tok_mod.IM_END)):
+        token_id = tok.token_to_id(token)
+        if token_id is None:
+            raise ValueError(f"{tok_dir}: tokenizer has no {token!r} token (the {role} id of the export)")
+        ids[role] = token_id
+    return ids
+
+
 def export(checkpoint: str | Path, out_dir: str | Path, tokenizer_dir: str | Path | None = None,
            dtype: str = "float32") -> Path:
     src = resolve_checkpoint(checkpoint)
@@ -82,8 +94,7 @@ def export(checkpoint: str | Path, out_dir: str | Path, tokenizer_dir: str | Pat
     cfg = ModelConfig.from_dict(state["model_config"])
     tok_dir = Path(tokenizer_dir or state["tokenizer"])
     tok = tok_mod.load(tok_dir)
-    ids = {"bos": tok.token_to_id(tok_mod.EOT), "eos": tok.token_to_id(tok_mod.EOT), "pad": tok.token_to_id(tok_mod.PAD),
-           "im_end": tok.token_to_id(tok_mod.IM_END)}
+    ids = _special_ids(tok, tok_dir)
     if tok.get_vocab_size() != cfg.vocab_size:
         raise ValueError(f"tokenizer vocab {tok.get_vocab_size()} != model vocab {cfg.vocab_size}")
     out = Path(out_dir)

@@ -14,7 +14,6 @@ import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_trapz = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 only has trapz
 
 
 def _word_ids(words: list[str], cache: dict[str, int]) -> np.ndarray:
@@ -83,14 +82,19 @@ def _prob_collide(s: np.ndarray, b: int, r: int) -> np.ndarray:
     return 1 - (1 - s ** r) ** b
 
 
+def _area(y: np.ndarray, x: np.ndarray) -> float:
+    """Trapezoidal integral of y over x, as np.trapezoid computes it (numpy < 2 calls that trapz)."""
+    return float((np.diff(x) * (y[1:] + y[:-1]) / 2.0).sum())
+
+
 def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
     """Bands b and rows r (b * r <= num_perm) minimising weighted false-positive + false-negative area."""
     best, best_err = (1, num_perm), float("inf")
     lo, hi = np.linspace(0, threshold, 200), np.linspace(threshold, 1, 200)
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
-            fp = _trapz(_prob_collide(lo, b, r), lo)
-            fn = _trapz(1 - _prob_collide(hi, b, r), hi)
+            fp = _area(_prob_collide(lo, b, r), lo)
+            fn = _area(1 - _prob_collide(hi, b, r), hi)
             err = fp_weight * fp + fn_weight * fn
             if err < best_err:
                 best, best_err = (b, r), err

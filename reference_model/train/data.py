@@ -27,7 +27,8 @@ class TokenWindows:
         counts = [max((len(s) - 1) // seq_len, 0) for s in self.shards]
         self.offsets = np.cumsum([0] + counts)
         self.n_windows = int(self.offsets[-1])
-        self._perm_epoch, self._perm = -1, None
+        self._perm_epoch = -1  # the epoch whose window permutation _perm holds (none yet)
+        self._perm: np.ndarray = np.empty(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.n_windows

@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -126,7 +126,7 @@ def pretrain(cfg: TrainConfig) -> dict:
         for m in range(cfg.grad_accum):
             batch = train.batch(samples + (m * world + rank) * cfg.micro_batch, cfg.micro_batch).to(device)
             last_micro = m == cfg.grad_accum - 1
-            sync = nullcontext()
+            sync: AbstractContextManager[None] = nullcontext()
             if isinstance(model, torch.nn.parallel.DistributedDataParallel) and not last_micro:
                 sync = model.no_sync()  # all-reduce once per optimizer step, not per micro-step
             elif hasattr(model, "set_requires_gradient_sync"):  # FSDP2: reduce-scatter on the last micro-step only
@@ -178,9 +178,10 @@ def pretrain(cfg: TrainConfig) -> dict:
     if rank == 0:
         import json
         rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x.strip()]
-        tps = [r["tokens_per_s"] for r in rows[len(rows) // 5:]]  # skip warm-up steps
-        summary["tokens_per_s"] = round(sum(tps) / len(tps), 1) if tps else None
-        summary["mfu"] = round(fpt * summary["tokens_per_s"] / (peak * world), 4) if peak and tps else None
+        rates = [r["tokens_per_s"] for r in rows[len(rows) // 5:]]  # skip warm-up steps
+        mean_rate = round(sum(rates) / len(rates), 1) if rates else None
+        summary["tokens_per_s"] = mean_rate
+        summary["mfu"] = round(fpt * mean_rate / (peak * world), 4) if peak and mean_rate is not None else None
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         if cfg.plot:
             plot_loss(out / "metrics.jsonl", out / "loss.png")

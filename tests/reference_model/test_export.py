@@ -73,3 +73,16 @@ def test_exported_config_is_plain_llama(tmp_path, tiny_corpus):
     assert tok_cfg["model_input_names"] == ["input_ids", "attention_mask"]
     gen = json.loads((out / "generation_config.json").read_text())
     assert cfg["eos_token_id"] in gen["eos_token_id"]
+
+
+def test_export_refuses_a_tokenizer_without_its_special_tokens(tmp_path):
+    """A tokenizer lacking <|im_end|> once exported ``null`` stop ids, so generation never stopped."""
+    from tokenizers import Tokenizer, models
+
+    vocab = {"<|endoftext|>": 0, "<|pad|>": 1, **{f"w{i}": i + 2 for i in range(62)}}
+    (tmp_path / "tok").mkdir()
+    Tokenizer(models.WordLevel(vocab, unk_token="w0")).save(str(tmp_path / "tok" / "tokenizer.json"))
+    _random_checkpoint(tmp_path / "ckpt", tmp_path / "tok", len(vocab))
+    with pytest.raises(ValueError, match=r"no '<\|im_end\|>' token"):
+        export(tmp_path / "ckpt", tmp_path / "hf", tmp_path / "tok")
+    assert not (tmp_path / "hf" / "config.json").exists()
