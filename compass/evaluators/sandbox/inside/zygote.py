@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 
-from . import confine, landlock, seccomp, wire
+from . import confine, landlock, scratch, seccomp, wire
 from .cgroup import JobCgroup
 
 DEVICE_RULES = (("/dev/null", landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE | landlock.IOCTL_DEV),
@@ -99,7 +99,8 @@ class Zygote:
         report = self._wait(start + self.limits["timeout_s"], "tester" if check else "candidate")
         report["strays"] = len(self.cgroup.pids() if self.cgroup else self._members()) \
             if not report["timeout"] and not check else 0
-        self._kill_job()  # also reaps: a process that was already exiting keeps its own status
+        if not self._kill_job():  # also reaps: a process that was already exiting keeps its own status
+            raise RuntimeError("a process of the job survived SIGKILL")  # never clean up around it
         report.update(self.ended)
         report["oom_kills"] = (self.cgroup.oom_kills() - oom_before) if self.cgroup else 0
         self._clear_scratch()
@@ -221,29 +222,31 @@ class Zygote:
         self._reap()
         return [pid for role, pid in self.job_pids.items() if role not in self.ended]
 
-    def _kill_job(self) -> None:
+    def _kill_job(self) -> bool:
         self._reap()
         for role, pid in self.job_pids.items():
             if role not in self.ended:  # an unreaped child: its pid cannot be anyone else's yet
                 _kill(pid)
         if self.cgroup:
             self.cgroup.kill_all()
-        for _ in range(1000):  # no cgroup: forks were refused; a pid namespace: sweep it anyway
+        for _ in range(5000):  # no cgroup: forks were refused; a pid namespace: sweep it anyway
             members = self._members()
             if not members:
                 break
             for pid in members:
                 _kill(pid)
             time.sleep(0.001)
-        end = time.monotonic() + 2.0
+        end = time.monotonic() + 5.0
         while any(role not in self.ended for role in self.job_pids) and time.monotonic() < end:
             time.sleep(0.0005)
             self._reap()
         self._reap()
+        gone = all(role in self.ended for role in self.job_pids) and not self._members()
         self.job_pids = {}
+        return gone and (self.cgroup is None or not self.cgroup.pids())
 
     def _clear_scratch(self) -> None:
-        clear_dir(self.scratch)
+        scratch.clear(self.scratch)
         os.chdir("/")
 
     # ------------------------------------------------------------------ the loop
@@ -267,33 +270,3 @@ class Zygote:
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-
-
-def clear_dir(path: str) -> None:
-    """Empty ``path`` of whatever a job wrote: iteratively (a tree may be deeper than any recursion
-    or descriptor limit), by name relative to the current directory (no length limit), never
-    following a symlink, restoring permissions the program took away. The job's processes are
-    dead, so nothing changes the tree meanwhile."""
-    os.chdir(path)
-    names: list[str] = []
-    while True:
-        try:
-            entries = list(os.scandir("."))
-        except PermissionError:
-            os.chmod(".", 0o700)
-            continue
-        sub = next((e.name for e in entries if e.is_dir(follow_symlinks=False)), None)
-        if sub is None:
-            for entry in entries:
-                os.unlink(entry.name)
-            if not names:
-                return
-            os.chdir("..")
-            os.rmdir(names.pop())
-            continue
-        try:
-            os.chdir(sub)
-        except PermissionError:
-            os.chmod(sub, 0o700)
-            os.chdir(sub)
-        names.append(sub)
