@@ -112,3 +112,21 @@ def test_resume_refuses_predictions_from_another_prompt(tmp_path, mini_data, tin
     models[0]["batch_size"] = 3
     write_config(tmp_path / "cfg.py", models, [mmlu_dataset(mini_data["mmlu"])])
     assert compass("run", str(cfg), "-r", cwd=tmp_path).returncode == 0
+
+
+def test_a_mismatch_found_by_the_worker_is_a_config_error_too(tmp_path, mini_data, tiny_model):
+    """With the meta file gone, only the prediction lines themselves tell which config made them:
+    the worker refuses to mix them with another prompt's, and the run exits 2 like any config error."""
+    models = [dict(abbr="tiny", path=str(tiny_model), batch_size=8)]
+    cfg = write_config(tmp_path / "cfg.py", models, [mmlu_dataset(mini_data["mmlu"])])
+    assert compass("run", str(cfg), cwd=tmp_path).returncode == 0
+    (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
+    (run / "predictions" / "tiny" / "mmlu-mini.meta.json").unlink()
+    lines_before = (run / "predictions" / "tiny" / "mmlu-mini.jsonl").read_bytes()
+    changed = mmlu_dataset(mini_data["mmlu"])
+    changed["infer_cfg"]["prompt_template"]["begin"] = "New instructions.\n"
+    write_config(tmp_path / "cfg.py", models, [changed])
+    proc = compass("run", str(cfg), "-r", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "made with a different model or prompt config" in proc.stderr
+    assert (run / "predictions" / "tiny" / "mmlu-mini.jsonl").read_bytes() == lines_before  # nothing destroyed
