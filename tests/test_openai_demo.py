@@ -54,7 +54,7 @@ def test_the_demo_through_a_faulty_vllm_like_server_equals_the_transformers_back
     datasets = demo_datasets()
     hf_model = {"abbr": "reference-demo", "type": "HuggingFaceCausalLM", "path": str(DEMO), "dtype": "float32",
                 "max_out_len": 96, "max_seq_len": 1024, "batch_size": 16}
-    # On a shared 2-core machine under load 3 to 7 the test took 3 to 4 minutes: generous limits.
+    # On the shared 2-core machine (load 3 to 9) the test took 3 to 7 minutes: generous limits.
     hf = compass("run", str(write_config(tmp_path / "hf.py", [hf_model], datasets)), cwd=tmp_path, timeout=600)
     hf_results, hf_rows = finished_run(hf, tmp_path / "outputs" / "hf")
 
