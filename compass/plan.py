@@ -36,7 +36,7 @@ def _type_name(value):
 
 def infer_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
     """Everything that determines the predictions; evaluation and speed settings are left out."""
-    return stable_hash(without(model, _SPEED_ONLY), without(dataset, ("eval_cfg",)))
+    return stable_hash(without(model, _SPEED_ONLY), without(dataset, ("eval_cfg", "prompt_preset")))
 
 
 def config_hash(model: ModelConfig, dataset: DatasetConfig) -> str:

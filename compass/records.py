@@ -105,6 +105,8 @@ class Result:
     compass_version: str
     model_path: str
     dataset_path: str
+    prompt_hash: str = ""  # of every (id, prompt) pair: two results are comparable only when these match
+    prompt_preset: str | None = None  # the dataset config's prompt_preset (e.g. "lm-eval")
     breakdown: dict[str, GroupStat] = field(default_factory=dict)  # per group, primary metric
     grids: dict[str, Grid] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)  # API requests retried during inference, by cause

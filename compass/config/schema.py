@@ -285,6 +285,7 @@ class DatasetConfig:
     # A dict only until validate() reads it: the schema's union check would report just "expected
     # dict", while reading it here names the exact key (e.g. needle_cfg.depths[3]).
     needle_cfg: NeedleCfg | dict | None = None  # type 'needle' only: the length x depth grid
+    prompt_preset: str | None = None  # whose prompts these are (e.g. "lm-eval"), shown with every result
 
     def validate(self, where: str) -> DatasetConfig:
         from compass.datasets import DATASET_ALIASES, DATASETS

@@ -6,6 +6,7 @@ answer extractor re-scores a run at no inference cost, on any machine that has t
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from compass.config import DatasetConfig
 from compass.evaluators.base import EvalContext
 from compass.evaluators.scoring import extractor, score
 from compass.plan import Task, config_hash, infer_hash
-from compass.records import PredictionMeta, Result
+from compass.records import Prediction, PredictionMeta, Result
 from compass.resume import read_complete
 from compass.store import RunDir
 from compass.tasks.worker import worker_main
@@ -35,9 +36,18 @@ def evaluate_dataset(task: Task, run_dir: RunDir, ds: DatasetConfig) -> Result:
         ci95={k: [m.ci95[0], m.ci95[1]] for k, m in scoring.metrics.items()},
         evaluator=ds.eval_cfg.evaluator.type, config_hash=config_hash(task.model, ds),
         infer_hash=meta.infer_hash, compass_version=__version__, model_path=task.model.path,
-        dataset_path=ds.path, breakdown=scoring.breakdown, grids=scoring.grids, retries=meta.retries)
+        dataset_path=ds.path, prompt_hash=prompt_hash(ordered), prompt_preset=ds.prompt_preset,
+        breakdown=scoring.breakdown, grids=scoring.grids, retries=meta.retries)
     records.write_record(run_dir.result(model, ds.abbr), result)
     return result
+
+
+def prompt_hash(predictions: list[Prediction]) -> str:
+    """A digest of exactly what the model was asked: every sample's id and full prompt."""
+    digest = hashlib.sha256()
+    for p in sorted(predictions, key=lambda p: p.id):
+        digest.update(f"{len(p.id)}:{p.id}{len(p.prompt)}:{p.prompt}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _natural_key(sample_id: str):
