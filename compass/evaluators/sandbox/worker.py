@@ -24,6 +24,7 @@ from compass.evaluators.sandbox.limits import SandboxLimits
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0  # a supervisor's start-up, on a loaded machine
 GRACE_S = 10.0  # beyond a job's own timeout before the evaluator kills the whole worker
+CLOSE_TIMEOUT_S = 2.0  # for a supervisor to leave when told to, before it is killed
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,15 @@ class Worker:
 
     def close(self) -> None:
         if self.ctrl is not None:
-            self.ctrl.close()
+            self.ctrl.close()  # the supervisor's cue to leave: it kills its job and exits
             self.ctrl = None
         if self.proc is not None:
+            try:
+                self.proc.wait(timeout=CLOSE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGKILL)  # whatever is left of the worker's session
             self.proc.wait()
             self.proc = None
         if self.cgroup is not None:
