@@ -90,6 +90,18 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """Where inference time went, summed over every attempt (a resumed run adds to it). Evaluation
+    time is not here but in ``configs/run_info.json``: results must re-evaluate to the same bytes."""
+
+    model_load_s: float = 0.0  # loading the task's model (shared by the datasets of its task)
+    infer_s: float = 0.0  # the inference loop of this dataset
+    prompt_tokens: int = 0  # tokens read (prompts, scored choices), as the backend counts them
+    completion_tokens: int = 0  # tokens written
+    tokens_per_s: float = 0.0  # (prompt + completion tokens) / infer_s
+
+
+@dataclass(frozen=True)
 class Result:
     """One model on one dataset: metrics with 95% intervals, and where they came from."""
 
@@ -110,6 +122,7 @@ class Result:
     breakdown: dict[str, GroupStat] = field(default_factory=dict)  # per group, primary metric
     grids: dict[str, Grid] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)  # API requests retried during inference, by cause
+    timing: Timing = field(default_factory=Timing)
     schema_version: int = SCHEMA_VERSION
 
     def validate(self, where: str) -> None:
@@ -126,6 +139,7 @@ class PredictionMeta:
     n: int  # samples in the dataset (after test_range)
     ids_sha256: str  # of the sorted sample ids
     retries: dict[str, int] = field(default_factory=dict)
+    timing: Timing = field(default_factory=Timing)
     schema_version: int = SCHEMA_VERSION
 
 

@@ -91,3 +91,18 @@ def test_documented_schemas_are_the_code_and_validate_a_real_run(tmp_path, mini_
     broken["metrics"]["accuracy"] = "high"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, json.loads((REPO / "docs" / "schemas" / "result.schema.json").read_text()))
+
+
+def test_results_carry_inference_times_and_token_counts(tmp_path, mini_data, tiny_model):
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="tiny", path=str(tiny_model), batch_size=4)],
+                       [mmlu_dataset(mini_data["mmlu"]), gsm8k_dataset(mini_data["gsm8k"])])
+    assert compass("run", str(cfg), cwd=tmp_path).returncode == 0
+    (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
+    mmlu = records.read_record(run / "results" / "tiny" / "mmlu-mini.json", Result).timing
+    gsm = records.read_record(run / "results" / "tiny" / "gsm8k-mini.json", Result).timing
+    assert mmlu.model_load_s == gsm.model_load_s > 0  # one load, shared by the task's datasets
+    assert mmlu.infer_s > 0 and gsm.infer_s > 0
+    assert mmlu.prompt_tokens > 12 * 20 and mmlu.completion_tokens == 0  # scoring reads, writes nothing
+    assert gsm.prompt_tokens > 8 * 10 and 0 < gsm.completion_tokens <= 8 * 12  # max_out_len 12
+    assert gsm.tokens_per_s == round((gsm.prompt_tokens + gsm.completion_tokens) / gsm.infer_s, 1)
+    assert "tokens/s" in (run / "summary" / "summary.html").read_text()

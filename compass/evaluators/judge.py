@@ -19,7 +19,7 @@ import re
 
 from compass import records
 from compass.config import EvaluatorCfg, ModelConfig, stable_hash, without
-from compass.errors import CompassError
+from compass.errors import CompassError, PartialResults
 from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
 from compass.models.base import GenerateRequest
 from compass.prompts.judge_templates import compile_template
@@ -202,9 +202,26 @@ class JudgmentCache:
         with records.Appender(self.path) as out:
             for start in range(0, len(todo), size):
                 batch = todo[start:start + size]
-                texts = judge.generate([GenerateRequest(prompt, self.judge.max_out_len) for _, (_, prompt) in batch])
+                try:
+                    texts = judge.generate([GenerateRequest(prompt, self.judge.max_out_len) for _, (_, prompt) in batch])
+                except PartialResults as partial:  # keep the judgments that came back; the rest fail the task
+                    done = [(batch[i], _one(v)) for i, v in sorted(partial.done.items())]
+                    out.append([Judgment(key, text, sid, prompt) for (key, (sid, prompt)), text in done])
+                    _log_retries(judge)
+                    raise partial.cause from None
                 out.append([Judgment(key, text, sid, prompt) for (key, (sid, prompt)), text in zip(batch, texts)])
                 cached.update((key, text) for (key, _), text in zip(batch, texts))
+        _log_retries(judge)
+
+
+def _one(texts: str | list[str]) -> str:
+    return texts[0] if isinstance(texts, list) else texts
+
+
+def _log_retries(judge: object) -> None:
+    retries = getattr(judge, "retries", None)
+    if retries:
+        log.warning("[judge] requests retried, by cause: %s", dict(retries))
 
 
 def _judge(ev: EvaluatorCfg) -> ModelConfig:

@@ -5,6 +5,7 @@ needed), generation in ``hf_generate.py`` (batched decoding that drops finished 
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -58,12 +59,15 @@ class HFCausalLM:
         self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len)
         self.generate_cap = cfg.batch_size  # lowered if a batch runs out of device memory
         self.scorer = Scorer(self.model, self.tokenizer.pad_token_id, cfg.batch_size, cfg.max_batch_tokens)
+        self.usage: Counter[str] = Counter()  # tokens read and written, for the run's throughput figures
 
     # -- log-likelihood -----------------------------------------------------------------------
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         """log p(continuation | context) for every continuation of every request."""
-        return self.scorer.score(*self.encoder.score_inputs(requests))
+        contexts, continuations = self.encoder.score_inputs(requests)
+        self.usage["prompt_tokens"] += sum(len(c) + sum(map(len, cs)) for c, cs in zip(contexts, continuations))
+        return self.scorer.score(contexts, continuations)
 
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
@@ -108,9 +112,15 @@ class HFCausalLM:
         keep = max(1, self.cfg.max_seq_len - max_new)
         prompts = [p[-keep:] for p in prompts]
         if self.cfg.generation_kwargs:  # user-chosen generate() options: let transformers run them
-            return generate_with_hf(self.model, self.tokenizer, prompts, max_new, stop, sampler,
-                                    self.cfg.generation_kwargs)
-        return decode(self.model, self.tokenizer, prompts, max_new, stop, sampler, self._eos_ids())
+            texts = generate_with_hf(self.model, self.tokenizer, prompts, max_new, stop, sampler,
+                                     self.cfg.generation_kwargs)
+        else:
+            texts = decode(self.model, self.tokenizer, prompts, max_new, stop, sampler, self._eos_ids())
+        self.usage["prompt_tokens"] += sum(map(len, prompts))
+        # What the model wrote, as returned (cut at a stop string): re-encoded, a cheap exact count of it.
+        self.usage["completion_tokens"] += sum(map(len, self.tokenizer(texts, add_special_tokens=False)["input_ids"])) \
+            if texts else 0
+        return texts
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id

@@ -50,6 +50,7 @@ class OpenAIModel:
         self.transport = Transport(cfg)
         self.base = self.transport.base
         self.retries = self.transport.retries
+        self.usage = self.transport.usage
         self._refused = (openai.BadRequestError, openai.UnprocessableEntityError)
 
     # -- generation ---------------------------------------------------------------------------

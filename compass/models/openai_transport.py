@@ -66,6 +66,7 @@ class Transport:
         self.client = openai.OpenAI(base_url=self.base, api_key=self.key or NO_KEY, timeout=cfg.api_timeout_s,
                                     max_retries=0)
         self.retries: Counter[str] = Counter()
+        self.usage: Counter[str] = Counter()  # the server's own token counts (``usage``), where it reports them
         self._lock = threading.Lock()
         self._openai = openai
 
@@ -78,7 +79,10 @@ class Transport:
             failure: Exception
             try:
                 raw = resource.with_raw_response.create(**params)
-                return check(_json_object(raw.text))
+                answer = _json_object(raw.text)
+                checked = check(answer)
+                self._count_usage(answer)
+                return checked
             except BadAnswer as exc:
                 failure, cause = exc, exc.cause
                 lasting.append(exc.lasting)
@@ -104,6 +108,14 @@ class Transport:
         if all(lasting) and lasting[-1] is not None:
             raise lasting[-1]
         raise TransientError(self._describe(failure, endpoint, attempts)) from failure
+
+    def _count_usage(self, answer: dict) -> None:
+        usage = answer.get("usage")
+        if isinstance(usage, dict):
+            with self._lock:
+                for key in ("prompt_tokens", "completion_tokens"):
+                    if isinstance(usage.get(key), int):
+                        self.usage[key] += usage[key]
 
     def _what(self, failure: Exception, endpoint: str) -> str:
         if isinstance(failure, BadAnswer):

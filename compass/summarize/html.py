@@ -106,7 +106,8 @@ def _metadata(columns: list[Column], datasets: list[str]) -> dict:
             if path.exists():
                 r = records.read_record(path, Result)
                 results.append({"model": column.name, "dataset": ds, "config_hash": r.config_hash,
-                                "model_path": r.model_path, "dataset_path": r.dataset_path, "n": r.n})
+                                "model_path": r.model_path, "dataset_path": r.dataset_path, "n": r.n,
+                                "timing": r.timing})
     return {"history": history, "results": results, "merged": len(runs) > 1}
 
 

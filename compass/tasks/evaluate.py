@@ -37,7 +37,7 @@ def evaluate_dataset(task: Task, run_dir: RunDir, ds: DatasetConfig) -> Result:
         evaluator=ds.eval_cfg.evaluator.type, config_hash=config_hash(task.model, ds),
         infer_hash=meta.infer_hash, compass_version=__version__, model_path=task.model.path,
         dataset_path=ds.path, prompt_hash=prompt_hash(ordered), prompt_preset=ds.prompt_preset,
-        breakdown=scoring.breakdown, grids=scoring.grids, retries=meta.retries)
+        breakdown=scoring.breakdown, grids=scoring.grids, retries=meta.retries, timing=meta.timing)
     records.write_record(run_dir.result(model, ds.abbr), result)
     return result
 

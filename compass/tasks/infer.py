@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compass import datasets, prompts, records, resume
@@ -21,7 +21,7 @@ from compass.inferencers import INFERENCERS, Inferred
 from compass.inferencers.base import Item
 from compass.models.base import Model
 from compass.plan import Task, infer_hash
-from compass.records import Event, Prediction, PredictionMeta
+from compass.records import Event, Prediction, PredictionMeta, Timing
 from compass.store import RunDir
 from compass.tasks.worker import worker_main
 
@@ -46,8 +46,10 @@ def pending_work(task: Task, run: RunDir) -> list[Pending]:
         done = resume.repair(run.predictions(task.model.abbr, ds.abbr), expected, set(ids))
         meta_path = run.prediction_meta(task.model.abbr, ds.abbr)
         old = records.try_read_record(meta_path, PredictionMeta)
-        retries = old.retries if old is not None and old.infer_hash == expected else {}
-        records.write_record(meta_path, PredictionMeta(expected, len(ids), resume.ids_digest(ids), retries))
+        kept = old is not None and old.infer_hash == expected  # an earlier attempt's counts still count
+        records.write_record(meta_path, PredictionMeta(expected, len(ids), resume.ids_digest(ids),
+                                                       old.retries if kept and old else {},
+                                                       old.timing if kept and old else Timing()))
         work.append(Pending(ds, expected, [(s, p) for s, p in items if s.id not in done], len(items)))
     return work
 
@@ -65,16 +67,21 @@ def run(task_file: str) -> None:
 
     from compass import models
 
+    began = time.monotonic()
     model = models.build(task.model)
+    load_s = time.monotonic() - began
     events_path = run_dir.log("infer", task.id, ".events.jsonl")
     with records.Appender(events_path) as events, \
             tqdm(total=remaining, desc=f"infer {task.id}", mininterval=1.0) as bar:
         for pending in work:
-            before = Counter(getattr(model, "retries", {}))
+            if not pending.items:
+                continue
+            before = _counters(model)
+            began = time.monotonic()
             try:
                 _predict_dataset(task, run_dir, pending, model, events, bar)
             finally:
-                _record_retries(run_dir, task, pending, Counter(getattr(model, "retries", {})) - before)
+                _record_usage(run_dir, task, pending, _counters(model) - before, load_s, time.monotonic() - began)
 
 
 def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model, events: records.Appender,
@@ -114,15 +121,27 @@ def _prediction(item: Item, inferred: Inferred, infer_hash_: str, seconds: float
                       question_at=prompt.question_at or None)
 
 
-def _record_retries(run_dir: RunDir, task: Task, pending: Pending, retries: Counter) -> None:
-    """Add this attempt's retried requests, by cause, to the dataset's meta file (results report them)."""
-    if not retries:
-        return
+def _counters(model: Model) -> Counter:
+    """The backend's running counts: retried requests by cause, and tokens (``usage``), where it keeps them."""
+    return Counter({**{f"retry:{k}": v for k, v in getattr(model, "retries", {}).items()},
+                    **getattr(model, "usage", {})})
+
+
+def _record_usage(run_dir: RunDir, task: Task, pending: Pending, delta: Counter, load_s: float,
+                  infer_s: float) -> None:
+    """Add this attempt's retries, tokens and times to the dataset's meta file (its result reports them)."""
     path = run_dir.prediction_meta(task.model.abbr, pending.dataset.abbr)
     meta = records.read_record(path, PredictionMeta)
-    total = Counter(meta.retries) + retries
-    records.write_record(path, PredictionMeta(meta.infer_hash, meta.n, meta.ids_sha256, dict(sorted(total.items()))))
-    log.info("[%s] %s: retried requests by cause: %s", task.id, pending.dataset.abbr, dict(retries))
+    retries = Counter(meta.retries) + Counter({k[6:]: v for k, v in delta.items() if k.startswith("retry:")})
+    t = meta.timing
+    prompt, completion = t.prompt_tokens + delta["prompt_tokens"], t.completion_tokens + delta["completion_tokens"]
+    seconds = round(t.infer_s + infer_s, 3)
+    timing = Timing(round(t.model_load_s + load_s, 3), seconds, prompt, completion,
+                    round((prompt + completion) / seconds, 1) if seconds > 0 else 0.0)
+    records.write_record(path, replace(meta, retries=dict(sorted(retries.items())), timing=timing))
+    if any(k.startswith("retry:") for k in delta):
+        log.info("[%s] %s: retried requests by cause: %s", task.id, pending.dataset.abbr,
+                 {k[6:]: v for k, v in delta.items() if k.startswith("retry:")})
 
 
 def sent_ids(events_file: Path) -> list[str]:

@@ -41,6 +41,7 @@ def worker_main(run: Callable[[str], None]) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request would bury the log
     try:
         run(sys.argv[1])
     except CompassError as exc:
