@@ -16,7 +16,7 @@ import pytest
 from compass.config import EvalCfg, EvaluatorCfg
 from compass.datasets import humaneval
 from compass.datasets.synthetic import humaneval_items
-from compass.errors import CompassError
+from compass.errors import CompassError, TransientError
 from compass.evaluators import code_exec
 from compass.evaluators.code_exec import pass_at_k
 from compass.evaluators.postprocess import humaneval_completion
@@ -155,6 +155,40 @@ def test_wrong_gold_and_no_sandbox_are_clear_errors(tmp_path, monkeypatch):
     (add,) = _tasks(tmp_path, ADD)
     with pytest.raises(CompassError, match=r"code_exec: cannot run completions safely here \(no sandbox mode"):
         code_exec.humaneval(_rows([add], [ADD["canonical_solution"]]), _cfg())
+
+
+def test_a_test_passing_a_function_is_an_error_not_a_failure(tmp_path):
+    """The channel carries plain data: a test that hands the candidate a function cannot run
+    here; that is this harness's limit, so ``error``, not the completion's ``failed``."""
+    task = {**ADD, "task_id": "T/add-fn", "test": "def check(candidate):\n    assert candidate(lambda: 2, 3) == 5\n"}
+    add, add_fn = _tasks(tmp_path, ADD, task)
+    rows = _rows([add, add_fn], [ADD["canonical_solution"]] * 2)
+    code_exec.humaneval(rows, _cfg(), None)
+    assert rows[0]["exec"] == [{"status": "passed", "reason": ""}]
+    assert rows[1]["exec"][0]["status"] == "error" and "not plain data" in rows[1]["exec"][0]["reason"], rows
+    with pytest.raises(CompassError, match=r"could not check any completion \(NotCarried: the test passes a function"):
+        code_exec.humaneval(rows[1:], _cfg(), None)  # no completion checkable at all: the data set's problem
+
+
+def test_a_worker_that_cannot_start_is_a_transient_error(tmp_path, monkeypatch):
+    """Completions no worker could check get no verdict at all: the evaluation is retried rather
+    than scored low. (A test double: a worker start that fails after the first one succeeded.)"""
+    from compass.evaluators.sandbox import worker as worker_module
+
+    real_start, started = worker_module.Worker.start, []
+
+    def flaky_start(self):
+        if started:
+            raise OSError("no more processes")
+        started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(worker_module.Worker, "start", flaky_start)
+    monkeypatch.setattr("compass.evaluators.sandbox.pool._chosen", {})
+    (add,) = _tasks(tmp_path, ADD)
+    rows = _rows([add] * 6, [ADD["canonical_solution"] + f"# {i}\n" for i in range(6)])
+    with pytest.raises(TransientError, match=r"code_exec: \d+ completions could not be checked \(sandbox failure"):
+        code_exec.humaneval(rows, _cfg(workers=2), None)
 
 
 def test_pass_at_k_matches_brute_force_enumeration():

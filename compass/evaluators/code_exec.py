@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 
 from compass.config import EvalCfg
-from compass.errors import CompassError
+from compass.errors import CompassError, TransientError
 from compass.evaluators.code import CheckSettings, CodeTask, check_completions
 from compass.evaluators.code.check import DEFAULT_TIMEOUT_S
 from compass.evaluators.sandbox import SandboxUnavailable
+from compass.evaluators.sandbox.pool import SANDBOX_FAILURE
 from compass.stats.intervals import bootstrap_mean
 
 DEFAULT_K = (1, 10)  # reported where every task has at least k completions
@@ -70,6 +71,9 @@ def humaneval(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
     flat = [v for row in verdicts for v in row]
     if flat and all(v.status == "error" for v in flat):
         raise CompassError(f"code_exec: the sandbox could not check any completion ({flat[0].reason})")
+    lost = [v for v in flat if v.status == "error" and v.reason.startswith(SANDBOX_FAILURE)]
+    if lost:  # a worker that would not start: not the completions' fault, and no number to report
+        raise TransientError(f"code_exec: {len(lost)} completions could not be checked ({lost[0].reason})")
     single = all(len(c) == 1 for c in completions)
     for row, row_verdicts in zip(rows, verdicts):
         row["passed"] = [v.passed for v in row_verdicts]

@@ -23,6 +23,7 @@ from compass.evaluators.sandbox.worker import Check, Program, Raw, Worker
 
 log = logging.getLogger(__name__)
 DEFAULT_LIMITS = SandboxLimits()
+SANDBOX_FAILURE = "sandbox failure"  # how a job that no worker could run begins its reason
 _chosen: dict[str, str] = {}  # isolation setting -> the mode that started in this process (no re-probing)
 _cleaned = False
 
@@ -107,7 +108,7 @@ class SandboxPool:
                     results[index] = worker.run(job)
                 except (OSError, modes.SandboxUnavailable) as exc:
                     log.warning("sandbox worker failed: %s", exc)
-                    results[index] = f"sandbox failure: {exc}"
+                    results[index] = f"{SANDBOX_FAILURE}: {exc}"
                     worker.close()
 
         threads = [threading.Thread(target=drain, args=(slot,), daemon=True)

@@ -130,6 +130,8 @@ def classify_check(raw: Raw, limits: SandboxLimits) -> CheckResult:
         status, reason = "error", _setup_error(raw, "candidate") or _setup_error(raw, "tester") or ""
     elif well_formed and verdict[2] == "setup":
         status, reason = "error", f"the task's prompt or test raised: {verdict[3]}"
+    elif well_formed and verdict[2] == "channel":
+        status, reason = "error", str(verdict[3])
     elif well_formed:
         status, reason = "failed", str(verdict[3])
         if reason.startswith("CandidateGone"):

@@ -23,7 +23,12 @@ class CandidateExit(BaseException):
 
 
 class ChannelError(BaseException):
-    """The candidate broke the protocol, or the test passed something that is not plain data."""
+    """The candidate broke the protocol (its answer is not plain data, or out of turn)."""
+
+
+class NotCarried(BaseException):
+    """The test passed the candidate something the channel does not carry (a function, an
+    object): a limit of this harness, not the completion's failure."""
 
 
 class CandidateError(Exception):
@@ -66,7 +71,7 @@ class Candidate:
             message = ["call", self._seq, [wire.encode(a, strict=True) for a in args],
                        wire.encode(dict(kwargs), strict=True)]
         except wire.NotPlain as exc:
-            raise ChannelError(f"the test passes a {exc} to the candidate: not plain data") from None
+            raise NotCarried(f"the test passes a {exc} to the candidate, which is not plain data") from None
         try:
             wire.send(CHAN_OUT, message)
             reply = wire.recv(CHAN_IN)
@@ -120,6 +125,8 @@ def run(setup: str, test: str, entry: str) -> list:
         candidate.ensure_ready()
         stage = "test"
         check(candidate)
+    except NotCarried as exc:
+        return ["verdict", False, "channel", describe(exc)]
     except BaseException as exc:  # whatever stopped the test, it did not pass
         return ["verdict", False, stage, describe(exc)]
     return ["verdict", True, stage, ""]
