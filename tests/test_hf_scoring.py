@@ -98,10 +98,11 @@ def test_token_budget_caps_each_forward(tiny_model):
     budgeted = HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=32, max_seq_len=512,
                                       max_batch_tokens=600))
     shapes = []
-    hook = budgeted.model.register_forward_pre_hook(
-        lambda mod, args, kwargs: shapes.append((kwargs["input_ids"].shape, kwargs.get("past_key_values")
-                                                 and kwargs["past_key_values"].get_seq_length())),
-        with_kwargs=True)
+    def record(mod, args, kwargs):
+        past = kwargs.get("cache", kwargs.get("past_key_values"))  # its name differs across transformers
+        shapes.append((kwargs["input_ids"].shape, past and past.get_seq_length()))
+
+    hook = budgeted.model.register_forward_pre_hook(record, with_kwargs=True)
     requests = fewshot_requests(n_test=6)
     try:
         scores = budgeted.score(requests)

@@ -7,7 +7,15 @@ import torch
 from transformers import DynamicLayer, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from compass.models.base import cut_at_stop
-from compass.models.kv_prefix import MIN_SHARED_PREFIX, common_prefix, expand_cache, last_logits_only, prefix_cache
+from compass.models.kv_prefix import (
+    MIN_SHARED_PREFIX,
+    cache_of,
+    common_prefix,
+    expand_cache,
+    last_logits_only,
+    prefix_cache,
+    with_cache,
+)
 
 
 def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
@@ -40,9 +48,9 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
         mask[b, prefix + width - len(s):] = 1
     mask, positions = mask.to(device), positions.to(device)
     out = model(input_ids=input_ids.to(device), attention_mask=mask, position_ids=positions,
-                past_key_values=expand_cache(past, batch) if past is not None else None, use_cache=True,
+                **with_cache(model, expand_cache(past, batch) if past is not None else None), use_cache=True,
                 **last_logits_only(model))
-    cache, logits = out.past_key_values, out.logits[:, -1]
+    cache, logits = cache_of(out), out.logits[:, -1]
     if hasattr(cache, "layers") and all(type(layer) is DynamicLayer for layer in cache.layers):
         cache.layers = [GrowingLayer(layer.keys, layer.values, max_new) for layer in cache.layers]
     next_pos = positions[:, -1] + 1
@@ -75,8 +83,8 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
                 sampler.select(keep)
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         out = model(input_ids=picked[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                    past_key_values=cache, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1]
+                    **with_cache(model, cache), use_cache=True)
+        cache, logits = cache_of(out), out.logits[:, -1]
         next_pos = next_pos + 1
     texts = [tokenizer.decode(t, skip_special_tokens=True) for t in tokens_out]
     return [cut_at_stop(t, stop) for t in texts]

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from compass.models.kv_prefix import expand_cache, prefix_cache, prefix_groups
+from compass.models.kv_prefix import expand_cache, prefix_cache, prefix_groups, with_cache
 from compass.models.memory import halving_on_oom
 
 TREE_MASK_ATTENTION = ("sdpa", "eager")  # attention implementations that honour a custom 4D mask
@@ -138,7 +138,7 @@ class Scorer:
         tail = max(row.scored_tail for row in batch)
         kwargs: dict[str, Any] = {"logits_to_keep": tail} if self.keep_logits else {}
         if past is not None:
-            kwargs["past_key_values"] = expand_cache(past, n)
+            kwargs.update(with_cache(self.model, expand_cache(past, n)))
         logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
                             position_ids=positions.to(self.device), **kwargs).logits
         offset = width - logits.shape[1]  # column of logits[:, 0] in the padded row

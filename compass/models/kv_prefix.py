@@ -67,9 +67,21 @@ def expand_cache(cache, n: int) -> DynamicCache:
 def prefix_cache(model, prefix: list[int]):
     """The KV cache of a shared prefix, or None when this model's cache cannot be shared."""
     device = next(model.parameters()).device
-    cache = model(input_ids=torch.tensor([prefix], device=device), use_cache=True,
-                  **last_logits_only(model)).past_key_values
+    cache = cache_of(model(input_ids=torch.tensor([prefix], device=device), use_cache=True,
+                           **last_logits_only(model)))
     return cache if hasattr(cache, "layers") else None  # e.g. remote-code models with tuple caches
+
+
+def with_cache(model, cache) -> dict:
+    """The forward keyword that passes a KV cache: ``cache`` in transformers 5.2x, ``past_key_values``
+    before (still accepted by 5.2x, with a deprecation warning per call site)."""
+    forward = type(model).forward  # the class's: a test may wrap the instance's with (*args, **kwargs)
+    return {"cache" if "cache" in inspect.signature(forward).parameters else "past_key_values": cache}
+
+
+def cache_of(out):
+    """The KV cache a forward returned, under either name."""
+    return out.cache if "cache" in out else out.past_key_values
 
 
 def last_logits_only(model) -> dict:
