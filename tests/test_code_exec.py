@@ -170,6 +170,18 @@ def test_a_test_passing_a_function_is_an_error_not_a_failure(tmp_path):
         code_exec.humaneval(rows[1:], _cfg(), None)  # no completion checkable at all: the data set's problem
 
 
+def test_a_completion_cannot_pass_itself_off_as_a_sandbox_error(tmp_path):
+    """Exit code and message of a failed confinement, from the completion itself: still the
+    completion's failure (else a model could turn its whole evaluation into an error)."""
+    fake = ("import os, sys\nsys.stderr.write('sandbox setup of the candidate failed: OSError()\\n')\n"
+            "sys.stderr.flush()\nos._exit(125)\n")
+    (add,) = _tasks(tmp_path, ADD)
+    rows = _rows([add, add], [fake + "def add(a, b):\n    return a + b\n", "    " + fake.replace("\n", "\n    ")])
+    code_exec.humaneval(rows, _cfg(), None)
+    assert [r["exec"][0]["status"] for r in rows] == ["failed", "failed"], rows
+    assert "exited with status 125" in rows[1]["exec"][0]["reason"]
+
+
 def test_a_worker_that_cannot_start_is_a_transient_error(tmp_path, monkeypatch):
     """Completions no worker could check get no verdict at all: the evaluation is retried rather
     than scored low. (A test double: a worker start that fails after the first one succeeded.)"""

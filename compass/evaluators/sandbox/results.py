@@ -72,9 +72,12 @@ def _common(raw: Raw, limits: SandboxLimits) -> tuple[Status, str] | None:
 
 
 def _setup_error(raw: Raw, role: str) -> str | None:
+    """Why the sandbox could not confine ``role``'s process, if it could not (the supervisor's
+    word, from a pipe the process writes once confined: no program can fake this)."""
     end = (raw.report or {}).get(role) or {}
-    if end.get("exit") == SETUP_FAILED and f"sandbox setup of the {role} failed" in raw.stderr.decode(errors="replace"):
-        return raw.stderr.decode(errors="replace").strip().splitlines()[-1][:300]
+    if end.get("confined") is False and end.get("exit") == SETUP_FAILED:
+        lines = raw.stderr.decode(errors="replace").strip().splitlines() if role == "candidate" else []
+        return (lines[-1] if lines else f"sandbox setup of the {role} failed")[:300]
     return None
 
 

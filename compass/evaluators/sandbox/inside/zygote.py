@@ -48,6 +48,7 @@ class Zygote:
         self.devnull = os.open("/dev/null", os.O_RDWR)
         self.job_pids: dict[str, int] = {}
         self.ended: dict[str, dict] = {}  # role -> exit status and CPU time, once reaped
+        self.confined: dict[str, int] = {}  # role -> read end of its "confined" pipe
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the select below
@@ -102,6 +103,11 @@ class Zygote:
         if not self._kill_job():  # also reaps: a process that was already exiting keeps its own status
             raise RuntimeError("a process of the job survived SIGKILL")  # never clean up around it
         report.update(self.ended)
+        for role, fd in self.confined.items():
+            if role in report:
+                report[role]["confined"] = os.read(fd, 1) == b"1"  # every writer is dead: no blocking
+            os.close(fd)
+        self.confined = {}
         report["oom_kills"] = (self.cgroup.oom_kills() - oom_before) if self.cgroup else 0
         self._clear_scratch()
         report["duration_s"] = round(time.monotonic() - start, 4)
@@ -122,11 +128,14 @@ class Zygote:
         return picked
 
     def _spawn(self, role: str, layout: list[int], in_fd: int, ids: tuple[int, int] | None) -> int:
+        confined_r, confined_w = os.pipe()  # one byte once confined: a setup failure cannot be faked later
         pid = os.fork()
         if pid:
+            os.close(confined_w)
+            self.confined[role] = confined_r
             return pid
         try:
-            self._become(role, layout, in_fd, ids)
+            self._become(role, [*layout, in_fd, confined_w], ids)
         except BaseException as exc:  # the setup failed: say so on stderr, die
             try:
                 os.write(2, f"sandbox setup of the {role} failed: {exc!r}\n".encode())
@@ -134,13 +143,13 @@ class Zygote:
                 os._exit(125)
         os._exit(0)
 
-    def _become(self, role: str, layout: list[int], in_fd: int, ids: tuple[int, int] | None) -> None:
+    def _become(self, role: str, fds: list[int], ids: tuple[int, int] | None) -> None:
         zygote, cfg, lim = os.getppid(), self.cfg, self.limits
         confine.start_session()
         if role == "candidate" and self.cgroup:
             self.cgroup.join()
         ruleset = self.rulesets[role].fd if self.rulesets else self.devnull
-        confine.arrange_fds([*layout, in_fd, ruleset])  # 0-5 as laid out, 6: input, 7: ruleset
+        confine.arrange_fds([*fds, ruleset])  # 0-5 as laid out, 6: input, 7: confined, 8: ruleset
         message = wire.recv(6)
         os.close(6)
         os.chdir(self.workdir if role == "candidate" else "/")
@@ -154,8 +163,8 @@ class Zygote:
         if os.getppid() != zygote:
             os._exit(1)
         if self.rulesets:
-            landlock.restrict(7)
-        os.close(7)
+            landlock.restrict(8)
+        os.close(8)
         if self.filters:
             seccomp.install(self.filters[role])
         if cfg["mode"] == "best_effort" and not tester:
@@ -163,6 +172,8 @@ class Zygote:
 
             audit.install(self.workdir, tuple(cfg["readable"]))
         confine.reset_environment(self.workdir)
+        os.write(7, b"1")
+        os.close(7)
         if tester:
             from . import tester as tester_main
 
