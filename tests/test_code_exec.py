@@ -187,7 +187,8 @@ def test_a_worker_that_cannot_start_is_a_transient_error(tmp_path, monkeypatch):
     than scored low. (A test double: a worker start that fails after the first one succeeded.)"""
     from compass.evaluators.sandbox import worker as worker_module
 
-    real_start, started = worker_module.Worker.start, []
+    real_start = worker_module.Worker.start
+    started: list = []
 
     def flaky_start(self):
         if started:
