@@ -23,6 +23,11 @@ examples:
                                                   never recomputed; a changed evaluator or
                                                   summarizer re-scores with no model call
   compass run examples/eval_demo.py -r 20261123_101500   resume that run
+  compass run examples/eval_demo.py --cfg-options models.0.batch_size=1 datasets.0.reader_cfg.test_range=[0:20]
+                                                  the same config with some values changed
+  compass run --models reference_demo --datasets mmlu_mini_ppl gsm8k_mini_gen
+                                                  quick mode: configs by name (`compass list`),
+                                                  no config file to write
 
 exit codes: 0 success, 1 a task failed after its retries, 2 bad config, data or arguments.
 """
@@ -35,7 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an evaluation config", description=RUN_HELP,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("config", help="a Python config file (see docs/config.md)")
+    run.add_argument("config", nargs="?", help="a Python config file (see docs/config.md); or none, with "
+                     "--models and --datasets")
+    run.add_argument("--models", nargs="+", metavar="MODEL", help="quick mode: model config names from models_cfg/ "
+                     "(see `compass list`), config files, or local Hugging Face model directories")
+    run.add_argument("--datasets", nargs="+", metavar="DATASET", help="quick mode: dataset config names from "
+                     "datasets_cfg/ (e.g. gsm8k_mini_gen) or config files; the run goes to WORK_DIR/quick/")
+    run.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
+                     help="override config values: models.0.batch_size=1 datasets.0.reader_cfg.test_range=[0:10] "
+                     "(dotted keys, list indexes; values read as Python literals, else strings); give them again "
+                     "when resuming")
     run.add_argument("-r", "--reuse", nargs="?", const="latest", default=None, metavar="TIMESTAMP",
                      help="resume the latest run of this config, or the one at TIMESTAMP")
     run.add_argument("--dry-run", action="store_true", help="validate the config and print the planned tasks; "
@@ -86,6 +100,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _config_file(args: argparse.Namespace) -> str:
+    """The config file to run: the one given, or the quick mode's, written from --models and --datasets."""
+    quick = args.models or args.datasets
+    if args.config and quick:
+        raise CompassError("run: give a config file or --models/--datasets, not both")
+    if args.config:
+        return str(args.config)
+    if not (args.models and args.datasets):
+        raise CompassError("run: a config file is needed (or quick mode: --models ... --datasets ...)")
+    from compass.config.overrides import quick_config
+
+    return str(quick_config(args.models, args.datasets, Path.cwd()))
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from compass.pipeline import RunOptions, run
@@ -94,10 +122,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             if value is not None and value < least:
                 raise CompassError(f"{flag}: must be >= {least}, got {value}")
         logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+        config = _config_file(args)
         try:
-            result = run(args.config, RunOptions(resume=args.reuse, dry_run=args.dry_run, work_dir=args.work_dir,
-                                                 max_workers=args.max_workers, retry=args.retry, mode=args.mode,
-                                                 quiet=args.quiet))
+            result = run(config, RunOptions(resume=args.reuse, dry_run=args.dry_run, work_dir=args.work_dir,
+                                            max_workers=args.max_workers, retry=args.retry, mode=args.mode,
+                                            quiet=args.quiet, cfg_options=args.cfg_options))
         except CompassError as exc:
             partial = getattr(exc, "partial_leaderboard", None)
             if partial:

@@ -35,6 +35,7 @@ class RunOptions:
     retry: int | None = None
     mode: str = "all"  # all | infer | eval | summarize
     quiet: bool = False  # no progress bars
+    cfg_options: list[str] = field(default_factory=list)  # KEY=VALUE overrides of the config
 
 
 @dataclass
@@ -45,7 +46,7 @@ class RunReport:
 
 
 def run(config_file: str, opts: RunOptions) -> RunReport:
-    cfg = load_config(config_file)                                   # 1. config
+    cfg = load_config(config_file, opts.cfg_options)                 # 1. config
     tasks = plan(cfg)                                                # 2. plan
     if opts.dry_run:
         return RunReport(None, describe_plan(cfg, tasks))
@@ -63,7 +64,8 @@ def run(config_file: str, opts: RunOptions) -> RunReport:
         if counts is None:  # resumed: only where inference is left to do
             counts = preflight.check(cfg, todo)
         record_config(cfg, run_dir, tasks)
-        info = {**provenance.environment(), "mode": opts.mode, "started": provenance.now(), "stages": {}}
+        info = {**provenance.environment(), "mode": opts.mode, "cfg_options": opts.cfg_options,
+                "started": provenance.now(), "stages": {}}
         failures: list[Outcome] = []
         if todo:                                                     # 5. inference
             failures += timed(info, "infer", lambda: run_stage(cfg, opts, run_dir, todo, "infer", lock, counts))

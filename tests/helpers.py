@@ -44,11 +44,14 @@ def write_config(path: Path, models: list[dict], datasets: list[dict], **extra) 
     return path
 
 
-def compass(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None,
+def compass(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None, run_as_module: bool = True,
             **kwargs) -> subprocess.CompletedProcess:
+    """Run the CLI: as ``python -m compass.cli`` (this checkout), or as the installed ``compass``
+    console script, the way users start it."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "compass.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env, **kwargs)
+    command = [sys.executable, "-m", "compass.cli"] if run_as_module else [str(Path(sys.executable).parent / "compass")]
+    return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
+                          **kwargs)
 
 
 def error_line(proc: subprocess.CompletedProcess) -> str:

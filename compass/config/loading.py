@@ -2,8 +2,10 @@
 frozen :class:`~compass.config.schema.Config`; every problem is one line naming the file and key."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from compass.config.overrides import apply_overrides
 from compass.config.pyfile import read_python_config
 from compass.config.schema import Config, DatasetConfig, ModelConfig, PartitionerCfg, RunnerCfg, StageCfg, SummarizerCfg
 from compass.errors import CompassError
@@ -24,12 +26,13 @@ def near_miss(name: str, key: str) -> bool:
     return d[len(a)][len(b)] <= (2 if len(key) >= 8 else 1)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read a config file; any problem is a one-line :class:`CompassError` naming file and key."""
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
+    """Read a config file, then apply ``--cfg-options`` overrides; any problem is a one-line
+    :class:`CompassError` naming file and key."""
     path = Path(path)
     if not path.is_file():
         raise CompassError(f"{path}: config file not found")
-    raw = read_python_config(path)
+    raw = apply_overrides(read_python_config(path), list(overrides), str(path))
     for key in raw:  # helpers of any other name are the user's own (a leading underscore hides them too)
         close = [k for k in TOP_LEVEL if key not in TOP_LEVEL and near_miss(key, k)]
         if close:

@@ -124,7 +124,7 @@ class RetrieverCfg:
     type: Any = "zero"  # ZeroRetriever
     k: int = 0
     fix_id_list: list[int] | None = None
-    seed: int = 0
+    seed: int = 0  # RandomRetriever; lm_eval_default (lm-eval's default is 1234)
 
     def validate(self, where: str) -> RetrieverCfg:
         from compass.prompts.retrievers import RETRIEVER_ALIASES, RETRIEVERS
