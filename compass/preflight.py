@@ -45,8 +45,20 @@ def check_model(model: ModelConfig, where: str) -> None:
 
 
 def not_found(path: str) -> str:
-    """Why a relative path was not found: where it was looked for, and where else it would be."""
+    """Why a relative path was not found: where it was looked for."""
     return f"{path} does not exist (relative paths are read from the current directory, {Path.cwd()})"
+
+
+def check_relative(path: str, config_file: str, where: str) -> None:
+    """A relative path that is missing from the current directory but present beside the config file:
+    the user ran compass from another folder. Say so, naming both candidates."""
+    if not path or Path(path).is_absolute() or Path(path).exists():
+        return
+    beside = Path(config_file).resolve().parent / path
+    if beside.exists():
+        raise CompassError(f"{where}.path: {path} is not in the current directory ({Path.cwd()}) but is beside the "
+                           f"config file ({beside}); relative paths are read from the current directory: run compass "
+                           f"from {Path(config_file).resolve().parent}, or write an absolute path")
 
 
 def check_lengths(model: ModelConfig, config_json: Path, where: str) -> None:
@@ -115,12 +127,14 @@ def check(cfg: Config, tasks: list[Task]) -> dict[str, int]:
     models = {t.model.abbr for t in tasks}
     for i, model in enumerate(cfg.models):
         if model.abbr in models:
+            check_relative(model.path, cfg.file, f"{cfg.file}: models[{i}] ({model.abbr})")
             check_model(model, f"{cfg.file}: models[{i}] ({model.abbr})")
     needed = {d.abbr for t in tasks for d in t.datasets}
     counts = {}
     for i, ds in enumerate(cfg.datasets):
         if ds.abbr in needed:
             where = f"{cfg.file}: datasets[{i}] ({ds.abbr})"
+            check_relative(ds.path, cfg.file, where)
             try:
                 data = datasets.load(ds)
             except CompassError as exc:

@@ -3,6 +3,7 @@ empty data, prompts that cannot be right, two runs on one directory, a killed dr
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +112,17 @@ def test_a_relative_path_from_the_wrong_directory_says_where_it_looked(tmp_path,
     assert proc.returncode == 2
     line = error_line(proc)
     assert "models/tiny-model does not exist" in line and f"current directory, {elsewhere}" in line
+
+
+def test_a_path_beside_the_config_but_not_here_names_both_places(tmp_path, mini_data, tiny_model):
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    shutil.copytree(tiny_model, project / "models" / "tiny")
+    cfg = write_config(project / "cfg.py", [dict(abbr="m", path="models/tiny")], [mmlu_dataset(mini_data["mmlu"])])
+    proc = compass("run", str(cfg), cwd=tmp_path)
+    line = error_line(proc)
+    assert proc.returncode == 2 and f"current directory ({tmp_path})" in line and str(project) in line
+    assert compass("run", str(cfg), "--dry-run", cwd=project).returncode == 0
 
 
 def test_a_failed_run_labels_its_leaderboard_partial(tmp_path, mini_data, tiny_model):
