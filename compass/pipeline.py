@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from compass import preflight, provenance, resume
-from compass.config import Config, load_config
+from compass.config import Config, DatasetConfig, load_config
 from compass.errors import CompassError, TaskFailed
-from compass.plan import Task, infer_hash, plan
+from compass.plan import Shard, Task, infer_hash, plan, plan_eval
 from compass.runners.local import Job, Outcome, python_module, run_jobs
 from compass.store import RunDir, RunLock, count_lines, read_json, write_text_atomic
 from compass.summarize import tables
@@ -47,7 +47,7 @@ class RunReport:
 
 def run(config_file: str, opts: RunOptions) -> RunReport:
     cfg = load_config(config_file, opts.cfg_options)                 # 1. config
-    tasks = plan(cfg)                                                # 2. plan
+    tasks, eval_tasks = plan(cfg), plan_eval(cfg)                   # 2. plan
     if opts.dry_run:
         return RunReport(None, describe_plan(cfg, tasks))
     infers = opts.mode in ("all", "infer")
@@ -59,19 +59,20 @@ def run(config_file: str, opts: RunOptions) -> RunReport:
     else:
         raise CompassError(f"--mode {opts.mode}: works on an earlier run; add -r (the latest) or -r TIMESTAMP")
     with run_dir.lock("compass run") as lock:
-        check_resumable(run_dir, tasks)                              # 4. the run accepts this config
+        check_resumable(run_dir, eval_tasks)                         # 4. the run accepts this config
         todo = [t for t in tasks if not predictions_complete(run_dir, t)] if infers else []
         if counts is None:  # resumed: only where inference is left to do
             counts = preflight.check(cfg, todo)
-        record_config(cfg, run_dir, tasks)
+        record_config(cfg, run_dir, [*tasks, *eval_tasks])
         info = {**provenance.environment(), "mode": opts.mode, "cfg_options": opts.cfg_options,
                 "started": provenance.now(), "stages": {}}
         failures: list[Outcome] = []
         if todo:                                                     # 5. inference
             failures += timed(info, "infer", lambda: run_stage(cfg, opts, run_dir, todo, "infer", lock, counts))
+        merge_shards(run_dir, tasks)
         if opts.mode in ("all", "eval"):                             # 6. evaluation
-            failed = {o.job.id for o in failures}
-            ready = [t for t in tasks if t.id not in failed]
+            failed = {(t.model.abbr, d.abbr) for t in tasks if t.id in {o.job.id for o in failures} for d in t.datasets}
+            ready = [t for t in eval_tasks if not failed & {(t.model.abbr, d.abbr) for d in t.datasets}]
             failures += timed(info, "eval", lambda: run_stage(cfg, opts, run_dir, ready, "eval", lock, counts))
         record_run(run_dir, {**info, "finished": provenance.now()})
         text = summarize(run_dir, cfg)                               # 7. summary
@@ -148,8 +149,24 @@ def record_config(cfg: Config, run_dir: RunDir, tasks: list[Task]) -> None:
 
 
 def predictions_complete(run_dir: RunDir, task: Task) -> bool:
-    return all(resume.is_complete(run_dir, task.model.abbr, ds.abbr, infer_hash(task.model, ds))
-               for ds in task.datasets)
+    """Every dataset of the task has its predictions: whole, or (a shard) its part of them."""
+    def done(ds: DatasetConfig) -> bool:
+        expected = infer_hash(task.model, ds)
+        shard = task.shards.get(ds.abbr)
+        return resume.is_complete(run_dir, task.model.abbr, ds.abbr, expected) or (
+            shard is not None and resume.is_complete(run_dir, task.model.abbr, ds.abbr, expected, shard.name))
+
+    return all(done(ds) for ds in task.datasets)
+
+
+def merge_shards(run_dir: RunDir, tasks: list[Task]) -> None:
+    """Datasets predicted in shards (size partitioner) get their one predictions file once all are done."""
+    parts: dict[tuple[str, str], list[Shard]] = {}
+    for t in tasks:
+        for abbr, shard in t.shards.items():
+            parts.setdefault((t.model.abbr, abbr), []).append(shard)
+    for (model, dataset), shards in parts.items():
+        resume.merge_shards(run_dir, model, dataset, [s.name for s in sorted(shards, key=lambda s: s.start)])
 
 
 def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task], stage: str, lock: RunLock,
@@ -162,8 +179,10 @@ def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task],
     from tqdm import tqdm
 
     if stage == "infer":
-        files = [run_dir.predictions(t.model.abbr, d.abbr) for t in tasks for d in t.datasets]
-        total = sum(counts[d.abbr] for t in tasks for d in t.datasets)
+        files = [run_dir.predictions(t.model.abbr, d.abbr, t.shards[d.abbr].name if d.abbr in t.shards else None)
+                 for t in tasks for d in t.datasets]
+        total = sum(t.shards[d.abbr].stop - t.shards[d.abbr].start if d.abbr in t.shards else counts[d.abbr]
+                    for t in tasks for d in t.datasets)
         bar = tqdm(total=total, initial=min(total, sum(count_lines(f) for f in files)), desc="inference (samples)",
                    mininterval=0.5, disable=opts.quiet)
 
@@ -202,8 +221,11 @@ def failure_report(failures: list[Outcome]) -> str:
 def describe_plan(cfg: Config, tasks: list[Task]) -> str:
     lines = [f"config {cfg.file}: {len(cfg.models)} model(s) × {len(cfg.datasets)} dataset(s) → {len(tasks)} task(s)"]
     for t in tasks:
-        lines.append(f"  task {t.id}: model {t.model.abbr} ({t.model.path}), "
-                     f"{len(t.datasets)} dataset(s): {', '.join(d.abbr for d in t.datasets)}")
+        parts = [f"{d.abbr}[{t.shards[d.abbr].start}:{t.shards[d.abbr].stop}]" if d.abbr in t.shards else d.abbr
+                 for d in t.datasets]
+        cost = f", cost {t.cost:,} tokens" if t.cost is not None else ""
+        lines.append(f"  task {t.id}: model {t.model.abbr} ({t.model.path}){cost}, "
+                     f"{len(t.datasets)} dataset(s): {', '.join(parts)}")
     return "\n".join(lines)
 
 

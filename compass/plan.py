@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from compass.config import Config, DatasetConfig, ModelConfig, stable_hash, without
@@ -14,6 +14,19 @@ _SPEED_ONLY = ("batch_size", "run_cfg", "device",
                "api_base", "api_key_env", "api_retries", "api_timeout_s")
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Samples ``[start, stop)`` of a dataset (after ``test_range``): the part of it one task predicts.
+    Shards of a dataset write their own predictions files, merged into the dataset's once all finish."""
+
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.start}-{self.stop}"
+
+
 @dataclass
 class Task:
     """One model and the datasets it serves: a worker loads the model once for all of them."""
@@ -21,6 +34,8 @@ class Task:
     id: str
     model: ModelConfig
     datasets: list[DatasetConfig]
+    shards: dict[str, Shard] = field(default_factory=dict)  # dataset abbr -> its part; absent: all of it
+    cost: int | None = None  # the partitioner's estimate, in tokens
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=_type_name)
@@ -51,7 +66,15 @@ def safe_id(text: str) -> str:
 
 
 def plan(cfg: Config) -> list[Task]:
-    """The tasks of a run, as the configured partitioner splits them."""
+    """The inference tasks of a run, as the configured partitioner splits them."""
+    from compass.partitioners import PARTITIONERS
+
+    return PARTITIONERS[cfg.partitioner.type](cfg)
+
+
+def plan_eval(cfg: Config) -> list[Task]:
+    """The evaluation tasks: whole datasets (shards were merged), one task per model, or the naive
+    partitioner's grouping when it splits."""
     from compass.partitioners import naive
 
     return naive.partition(cfg)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from pathlib import Path
 
 from compass import records
 from compass.errors import CompassError
-from compass.records import Damaged, Prediction, PredictionMeta
+from compass.records import Damaged, Prediction, PredictionMeta, Timing
 from compass.store import RunDir
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,11 @@ def ids_digest(ids: list[str]) -> str:
     return hashlib.sha256("\0".join(sorted(ids)).encode()).hexdigest()
 
 
-def read_complete(run_dir: RunDir, model: str, dataset: str, infer_hash: str | None = None) -> list[Prediction]:
-    """The predictions of a finished dataset, or a one-line error saying what is missing."""
-    path = run_dir.predictions(model, dataset)
-    meta = records.try_read_record(run_dir.prediction_meta(model, dataset), PredictionMeta)
+def read_complete(run_dir: RunDir, model: str, dataset: str, infer_hash: str | None = None,
+                  part: str | None = None) -> list[Prediction]:
+    """The predictions of a finished dataset (or shard), or a one-line error saying what is missing."""
+    path = run_dir.predictions(model, dataset, part)
+    meta = records.try_read_record(run_dir.prediction_meta(model, dataset, part), PredictionMeta)
     if meta is None:
         raise CompassError(f"{path}: inference has not finished (no valid meta file); resume with compass run -r")
     if infer_hash is not None and meta.infer_hash != infer_hash:
@@ -45,12 +47,43 @@ def read_complete(run_dir: RunDir, model: str, dataset: str, infer_hash: str | N
     return preds
 
 
-def is_complete(run_dir: RunDir, model: str, dataset: str, infer_hash: str) -> bool:
+def is_complete(run_dir: RunDir, model: str, dataset: str, infer_hash: str, part: str | None = None) -> bool:
     try:
-        read_complete(run_dir, model, dataset, infer_hash)
+        read_complete(run_dir, model, dataset, infer_hash, part)
         return True
     except CompassError:
         return False
+
+
+def merge_shards(run_dir: RunDir, model: str, dataset: str, parts: list[str]) -> bool:
+    """Once every shard of a dataset is complete, its predictions file: the shards' lines in shard
+    order, with a meta file adding up theirs; then the shard files go. False while one is missing."""
+    if run_dir.predictions(model, dataset).exists() or not parts:
+        return False
+    metas = [records.try_read_record(run_dir.prediction_meta(model, dataset, p), PredictionMeta) for p in parts]
+    if any(m is None for m in metas) or len({m.infer_hash for m in metas if m}) != 1:
+        return False
+    try:
+        lines = [p for part in parts for p in read_complete(run_dir, model, dataset, None, part)]
+    except CompassError:
+        return False
+    first = metas[0]
+    assert first is not None
+    timings = [m.timing for m in metas if m]
+    retries: Counter[str] = sum((Counter(m.retries) for m in metas if m), Counter())
+    prompt, completion = sum(t.prompt_tokens for t in timings), sum(t.completion_tokens for t in timings)
+    infer_s = round(sum(t.infer_s for t in timings), 3)
+    timing = Timing(round(sum(t.model_load_s for t in timings), 3), infer_s, prompt, completion,
+                    round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0)
+    records.write_lines(run_dir.predictions(model, dataset), lines)  # written once, whole; never rewritten
+    records.write_record(run_dir.prediction_meta(model, dataset),
+                         PredictionMeta(first.infer_hash, len(lines), ids_digest([p.id for p in lines]),
+                                        dict(sorted(retries.items())), timing))
+    for part in parts:
+        run_dir.predictions(model, dataset, part).unlink()
+        run_dir.prediction_meta(model, dataset, part).unlink()
+    log.info("%s/%s: %d shards merged (%d predictions)", model, dataset, len(parts), len(lines))
+    return True
 
 
 def repair(path: Path, infer_hash: str, dataset_ids: set[str]) -> set[str]:

@@ -7,6 +7,7 @@
       predictions/<model>/<dataset>.jsonl        one line per sample, appended as produced
       predictions/<model>/<dataset>.meta.json    what a complete file holds (a rebuildable cache)
       predictions/<model>/<dataset>.quarantine.jsonl   damaged lines moved aside, with line numbers
+      predictions/<model>/<dataset>.part-<start>-<stop>.jsonl   one shard's, until all merge (size partitioner)
       scored/<model>/<dataset>.jsonl             per-sample outcomes, rewritten by each evaluation
       results/<model>/<dataset>.json
       judgments/<model>/<dataset>.jsonl          a judge model's answers, cached
@@ -121,11 +122,12 @@ class RunDir:
     def _file(self, kind: str, model: str, dataset: str, suffix: str) -> Path:
         return self.root / kind / safe_name(model, "model abbr") / f"{safe_name(dataset, 'dataset abbr')}{suffix}"
 
-    def predictions(self, model: str, dataset: str) -> Path:
-        return self._file("predictions", model, dataset, ".jsonl")
+    def predictions(self, model: str, dataset: str, part: str | None = None) -> Path:
+        """The dataset's predictions, or one shard's (``part``: its sample range), until shards merge."""
+        return self._file("predictions", model, dataset, f".part-{part}.jsonl" if part else ".jsonl")
 
-    def prediction_meta(self, model: str, dataset: str) -> Path:
-        return self._file("predictions", model, dataset, ".meta.json")
+    def prediction_meta(self, model: str, dataset: str, part: str | None = None) -> Path:
+        return self._file("predictions", model, dataset, f".part-{part}.meta.json" if part else ".meta.json")
 
     def scored(self, model: str, dataset: str) -> Path:
         return self._file("scored", model, dataset, ".jsonl")

@@ -320,14 +320,21 @@ class SummarizerCfg:
 @dataclass(frozen=True)
 class PartitionerCfg:
     type: Any = "NaivePartitioner"
-    n: int | None = None  # datasets per task; None: all of a model's datasets in one task (one model load)
+    n: int | None = None  # naive: datasets per task; None: all of a model's datasets in one task (one model load)
+    max_task_size: int | None = None  # size: tokens a task may cost at most (prompts + expected generation)
+    num_worker: int | None = None  # num_worker: tasks per model, of about equal cost
 
     def validate(self, where: str) -> PartitionerCfg:
         from compass.partitioners import PARTITIONER_ALIASES, PARTITIONERS
 
-        if self.n is not None and self.n < 1:
-            raise CompassError(f"{where}.n: must be >= 1 (datasets per task), got {self.n}")
-        return replace(self, type=canonical(self.type, PARTITIONERS, PARTITIONER_ALIASES, f"{where}.type"))
+        kind = canonical(self.type, PARTITIONERS, PARTITIONER_ALIASES, f"{where}.type")
+        for key in ("n", "max_task_size", "num_worker"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        needs = {"size": "max_task_size", "num_worker": "num_worker"}.get(kind)
+        if needs and getattr(self, needs) is None:
+            raise CompassError(f"{where}.{needs}: required by the {self.type} partitioner")
+        return replace(self, type=kind)
 
 
 @dataclass(frozen=True)

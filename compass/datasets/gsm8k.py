@@ -1,4 +1,10 @@
-"""GSM8K: ``train.jsonl``/``test.jsonl`` rows with ``question`` and ``answer`` ending in ``#### N``."""
+"""GSM8K: ``train.jsonl``/``test.jsonl`` rows with ``question`` and ``answer`` ending in ``#### N``.
+
+Template columns: ``question``; ``answer``, the worked solution ending in "The answer is N." (the
+suite's own prompts); ``raw_answer``, the field as written, calculator notes and ``#### N`` included
+(lm-eval's prompts show it); ``solution``, the worked solution without notes or final line (to end it
+as another suite does, e.g. OpenCompass's "The answer is {gold}"). The gold is N.
+"""
 from __future__ import annotations
 
 import re
@@ -12,21 +18,29 @@ _CALC = re.compile(r"<<[^>]*>>")  # calculator annotations: not part of the work
 
 def parse_answer(answer: str, where: str) -> tuple[str, str]:
     """(worked solution ending in "The answer is N.", N) from a GSM8K ``answer`` field."""
+    solution, number = split_answer(answer, where)
+    return f"{solution}\nThe answer is {number}.", number
+
+
+def split_answer(answer: str, where: str) -> tuple[str, str]:
+    """(worked solution without calculator notes or final line, N) from a GSM8K ``answer`` field."""
     if "####" not in answer:
         raise CompassError(f"{where}: field 'answer' has no '#### <number>' final answer")
     reasoning, final = answer.rsplit("####", 1)
     number = final.strip().replace(",", "")
     if not re.fullmatch(r"-?\d+(\.\d+)?", number):
         raise CompassError(f"{where}: field 'answer' ends in {final.strip()!r}, not a number")
-    solution = _CALC.sub("", reasoning).strip()
-    return f"{solution}\nThe answer is {number}.", number
+    return _CALC.sub("", reasoning).strip(), number
 
 
 def _samples(rows: list[dict], where: str) -> list[Sample]:
     out = []
     for i, row in enumerate(rows):
-        solution, number = parse_answer(str(row["answer"]), f"{where} row {i + 1}")
-        out.append(Sample(str(i), {"question": str(row["question"]), "answer": solution}, number))
+        raw = str(row["answer"])
+        solution, number = split_answer(raw, f"{where} row {i + 1}")
+        fields = {"question": str(row["question"]), "answer": f"{solution}\nThe answer is {number}.",
+                  "raw_answer": raw, "solution": solution}
+        out.append(Sample(str(i), fields, number))
     return out
 
 

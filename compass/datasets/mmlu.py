@@ -1,4 +1,9 @@
-"""MMLU: ``data/{dev,val,test}/<subject>_<split>.csv`` (no header: question,A,B,C,D,answer) or a hub name."""
+"""MMLU: ``data/{dev,val,test}/<subject>_<split>.csv`` (no header: question,A,B,C,D,answer) or a hub name.
+
+Template columns: ``question``, ``A`` .. ``D`` as written; ``question_stripped``, the question without
+surrounding whitespace (lm-eval's prompts show ``question.strip()``); ``subject``, the subject's name
+with spaces for underscores. The gold is the answer letter.
+"""
 from __future__ import annotations
 
 import csv
@@ -44,13 +49,18 @@ def _read_csv(path: Path, subject: str) -> list[Sample]:
                 answer = row[5].strip()
                 if answer not in LETTERS:
                     raise CompassError(f"{path}:{lineno}: column 'answer' is {answer!r}, expected one of A, B, C, D")
-                fields = {**dict(zip(("question", *LETTERS), row[:5])), "subject": subject.replace("_", " ")}
-                samples.append(Sample(f"{subject}/{len(samples)}", fields, answer, subject))
+                samples.append(Sample(f"{subject}/{len(samples)}", _fields(row[:5], subject), answer, subject))
     except UnicodeDecodeError as exc:
         raise CompassError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise CompassError(f"{path}: malformed CSV ({exc})") from None
     return samples
+
+
+def _fields(texts: list[str], subject: str) -> dict[str, str]:
+    """The template columns of one question: ``texts`` is the question and its four options."""
+    return {**dict(zip(("question", *LETTERS), texts)), "question_stripped": texts[0].strip(),
+            "subject": subject.replace("_", " ")}
 
 
 def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDataset:
@@ -62,7 +72,6 @@ def _load_hub(path: str, name, train_split: str, test_split: str) -> LoadedDatas
         for split, out in ((test_split, test), (train_split, fewshot)):
             for i, row in enumerate(ds[HUB_SPLITS.get(split, split)]):
                 group = row.get("subject") or subject
-                fields = {**dict(zip(("question", *LETTERS), [row["question"], *row["choices"]])),
-                          "subject": group.replace("_", " ")}
+                fields = _fields([row["question"], *row["choices"]], group)
                 out.append(Sample(f"{group}/{i}", fields, LETTERS[int(row["answer"])], group))
     return LoadedDataset(test, fewshot)

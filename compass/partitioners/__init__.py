@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compass.partitioners import naive
+from compass.config import Config
+from compass.partitioners import naive, size
+from compass.plan import Task
 
-PARTITIONERS: dict[str, Callable] = {"naive": naive.partition}
-PARTITIONER_ALIASES = {"NaivePartitioner": "naive"}
+PARTITIONERS: dict[str, Callable[[Config], list[Task]]] = {
+    "naive": naive.partition, "size": size.size_partition, "num_worker": size.num_worker_partition}
+PARTITIONER_ALIASES = {"NaivePartitioner": "naive", "SizePartitioner": "size", "NumWorkerPartitioner": "num_worker"}

@@ -9,7 +9,9 @@ from compass.prompts.template import Prompt, build_prompt, fill
 
 def prompts_for(cfg: DatasetConfig, data: LoadedDataset, where: str) -> list[tuple[Sample, Prompt]]:
     infer = cfg.infer_cfg
-    retriever = Retriever(infer.retriever, data.fewshot, cfg.reader_cfg.input_columns, where)
+    reader = cfg.reader_cfg
+    retriever = Retriever(infer.retriever, data.fewshot, reader.input_columns, where,
+                          same_split=reader.train_split == reader.test_split)
     return [(s, build_prompt(infer, s, retriever.select(s))) for s in data.test]
 
 

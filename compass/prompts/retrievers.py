@@ -1,6 +1,8 @@
 """Few-shot retrievers: which examples from the few-shot pool precede each test sample.
 
 Examples come from the sample's own group (e.g. its MMLU subject) when samples have groups.
+A retriever is made once per dataset and asked for the test samples in order (``prompts_for``):
+``lm_eval_default`` depends on that order, as lm-eval's sampler does.
 """
 from __future__ import annotations
 
@@ -18,10 +20,13 @@ from compass.errors import CompassError
 class Retriever:
     """Chooses each test sample's few-shot examples from the pool, as ``cfg.type`` says (``RETRIEVERS``)."""
 
-    def __init__(self, cfg: RetrieverCfg, pool: list[Sample], query_columns: list[str] | None, where: str):
+    def __init__(self, cfg: RetrieverCfg, pool: list[Sample], query_columns: list[str] | None, where: str,
+                 same_split: bool = False):
         self.cfg, self.pool, self.where = cfg, pool, where
         self.columns = query_columns
+        self.same_split = same_split  # the pool is the test split itself (reader_cfg train_split == test_split)
         self._indexes: dict[str | None, _BM25] = {}
+        self._streams: dict[str | None, random.Random] = {}
 
     def candidates(self, sample: Sample) -> list[Sample]:
         return [s for s in self.pool if s.group == sample.group] if sample.group is not None else self.pool
@@ -72,10 +77,43 @@ def _lexical_topk(r: Retriever, sample: Sample) -> list[Sample]:
     return [candidates[i] for i in r._indexes[sample.group].top(r.text(sample), r.cfg.k)]
 
 
+def _lm_eval_default(r: Retriever, sample: Sample) -> list[Sample]:
+    """lm-evaluation-harness's default few-shot sampler (0.4.x ``ContextSampler``), replayed draw for draw.
+
+    One ``random.Random(seed)`` stream per group (lm-eval: one per task, seeded 1234 by default),
+    drawn by the test samples in order, ``k`` examples each. When the pool is the test split itself,
+    each draw takes ``k + 1`` and drops the sample's own copies (equal fields and gold: lm-eval compares
+    whole documents); if that leaves fewer than ``k``, it draws ``k`` again from the pool without them."""
+    k = r.cfg.k
+    if k == 0:
+        return []
+    pool = r.candidates(sample)
+    rng = r._streams.setdefault(sample.group, random.Random(r.cfg.seed))
+    if not r.same_split:
+        return rng.sample(r.enough(sample), k)
+    if k + 1 > len(pool):
+        raise CompassError(f"{r.where}: k={k} few-shot examples from the test split itself need {k + 1} samples "
+                           f"(one may be the sample), the pool has {len(pool)}")
+    shots = [s for s in rng.sample(pool, k + 1) if not _same_document(s, sample)][:k]
+    if len(shots) < k:  # the sample was drawn twice: it has duplicates in the pool
+        others = [s for s in pool if not _same_document(s, sample)]
+        if len(others) < k:
+            raise CompassError(f"{r.where}: sample {sample.id!r}: only {len(others)} few-shot examples differ from "
+                               f"it, k={k} asked")
+        shots = rng.sample(others, k)
+    return shots
+
+
+def _same_document(a: Sample, b: Sample) -> bool:
+    return a.fields == b.fields and a.gold == b.gold
+
+
 RETRIEVERS: dict[str, Callable[[Retriever, Sample], list[Sample]]] = {
-    "zero": _zero, "fixed": _fixed, "random": _random, "lexical_topk": _lexical_topk}
+    "zero": _zero, "fixed": _fixed, "random": _random, "lexical_topk": _lexical_topk,
+    "lm_eval_default": _lm_eval_default}
 RETRIEVER_ALIASES = {"ZeroRetriever": "zero", "FixKRetriever": "fixed", "RandomRetriever": "random",
-                     "BM25Retriever": "lexical_topk", "TopkRetriever": "lexical_topk"}
+                     "BM25Retriever": "lexical_topk", "TopkRetriever": "lexical_topk",
+                     "ContextSampler": "lm_eval_default"}
 
 
 _WORD = re.compile(r"\w+")

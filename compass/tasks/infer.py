@@ -34,6 +34,7 @@ class Pending:
     infer_hash: str
     items: list[Item]  # samples still without a prediction, with their prompts
     total: int
+    part: str | None = None  # the shard's files, when the task predicts a part of the dataset
 
 
 def pending_work(task: Task, run: RunDir) -> list[Pending]:
@@ -42,15 +43,21 @@ def pending_work(task: Task, run: RunDir) -> list[Pending]:
     for ds in task.datasets:
         items = prompts.prompts_for(ds, datasets.load(ds), f"dataset {ds.abbr!r}")
         expected = infer_hash(task.model, ds)
+        shard = task.shards.get(ds.abbr)
+        part = shard.name if shard else None
+        if shard is not None:
+            if resume.is_complete(run, task.model.abbr, ds.abbr, expected):  # the shards merged already
+                continue
+            items = items[shard.start:shard.stop]
         ids = [s.id for s, _ in items]
-        done = resume.repair(run.predictions(task.model.abbr, ds.abbr), expected, set(ids))
-        meta_path = run.prediction_meta(task.model.abbr, ds.abbr)
+        done = resume.repair(run.predictions(task.model.abbr, ds.abbr, part), expected, set(ids))
+        meta_path = run.prediction_meta(task.model.abbr, ds.abbr, part)
         old = records.try_read_record(meta_path, PredictionMeta)
         kept = old is not None and old.infer_hash == expected  # an earlier attempt's counts still count
         records.write_record(meta_path, PredictionMeta(expected, len(ids), resume.ids_digest(ids),
                                                        old.retries if kept and old else {},
                                                        old.timing if kept and old else Timing()))
-        work.append(Pending(ds, expected, [(s, p) for s, p in items if s.id not in done], len(items)))
+        work.append(Pending(ds, expected, [(s, p) for s, p in items if s.id not in done], len(items), part))
     return work
 
 
@@ -96,7 +103,7 @@ def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model
     else:
         # Longest first: least padding, and an out-of-memory error shows up at once.
         items, chunk = sorted(pending.items, key=lambda item: -len(item[1].text)), batch_size
-    with records.Appender(run_dir.predictions(task.model.abbr, ds.abbr)) as out:
+    with records.Appender(run_dir.predictions(task.model.abbr, ds.abbr, pending.part)) as out:
         for start in range(0, len(items), chunk):
             batch = items[start:start + chunk]
             events.append([Event(ds.abbr, [s.id for s, _ in batch], time.time())])
@@ -130,7 +137,7 @@ def _counters(model: Model) -> Counter:
 def _record_usage(run_dir: RunDir, task: Task, pending: Pending, delta: Counter, load_s: float,
                   infer_s: float) -> None:
     """Add this attempt's retries, tokens and times to the dataset's meta file (its result reports them)."""
-    path = run_dir.prediction_meta(task.model.abbr, pending.dataset.abbr)
+    path = run_dir.prediction_meta(task.model.abbr, pending.dataset.abbr, pending.part)
     meta = records.read_record(path, PredictionMeta)
     retries = Counter(meta.retries) + Counter({k[6:]: v for k, v in delta.items() if k.startswith("retry:")})
     t = meta.timing
