@@ -230,7 +230,8 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     except UnicodeDecodeError as exc:
         raise CompassError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except (OSError, EOFError) as exc:  # a damaged .gz: BadGzipFile is an OSError, a truncated one an EOFError
-        raise CompassError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+        what = "not a valid gzip file" if path.suffix == ".gz" else "cannot read"
+        raise CompassError(f"{path}: {what} ({type(exc).__name__}: {exc})") from None
 
 
 def read_lines(path: Path, cls: type[R]) -> list[R]:

@@ -142,3 +142,21 @@ def write_result(run_dir, model: str, dataset: str, n: int, value: float, ci95=(
                     compass_version="test", model_path="test", dataset_path="test", **fields)
     records.write_record(run_dir.result(model, dataset), result)
     return result
+
+
+def backend_recording_rows(model_path: Path, batch_size: int):
+    """A transformers backend with its own batch size, and the row count of every forward pass it
+    makes: a batch-invariance test checks with it that each batch size really took effect."""
+    from compass.config import ModelConfig
+    from compass.models.hf import HFCausalLM
+
+    backend = HFCausalLM(ModelConfig(abbr="tiny", path=str(model_path), batch_size=batch_size, max_seq_len=512))
+    rows: list[int] = []
+    real_forward = backend.model.forward
+
+    def forward(*args, **kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        return real_forward(*args, **kwargs)
+
+    backend.model.forward = forward
+    return backend, rows

@@ -60,8 +60,8 @@ def test_runs_from_a_folder_holding_a_clone_named_compass(tmp_path, mini_data, t
     shadow.mkdir()
     (shadow / "__init__.py").write_text("raise ImportError('the wrong compass: a folder, not the package')\n")
     (shadow / "tasks").mkdir()
-    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="m", path=str(tiny_model))],
-                       [mmlu_dataset(mini_data["mmlu"], reader_cfg=dict(test_range="[0:2]"))])
+    write_config(tmp_path / "cfg.py", [dict(abbr="m", path=str(tiny_model))],
+                 [mmlu_dataset(mini_data["mmlu"], reader_cfg=dict(test_range="[0:2]"))])
     proc = compass("run", "cfg.py", cwd=tmp_path, run_as_module=False)
     assert proc.returncode == 0, proc.stderr
     shutil.rmtree(shadow)

@@ -15,12 +15,15 @@ import pytest
 
 from compass.config import EvalCfg, EvaluatorCfg
 from compass.datasets import humaneval
-from compass.datasets.synthetic import humaneval_items
 from compass.errors import CompassError, TransientError
-from compass.evaluators import code_exec
+from compass.evaluators import code_exec as code_exec_module
+from compass.evaluators.base import Answer
 from compass.evaluators.code import CodeTask, check_completions
 from compass.evaluators.code_exec import pass_at_k
 from compass.evaluators.postprocess import humaneval_completion
+from compass.synthetic import humaneval_items
+
+from helpers import make_predictions
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 REPO = Path(__file__).resolve().parent.parent
@@ -65,6 +68,19 @@ def _rows(samples, predictions):
 
 def _cfg(**evaluator) -> EvalCfg:
     return EvalCfg(evaluator=EvaluatorCfg(type="code_exec", **{"timeout_s": 5.0, **evaluator}))
+
+
+class code_exec:  # lower case: reads like the module it stands for in these tests
+    """The evaluator on plain rows: each row gets the outcome fields the scored file would hold."""
+
+    @staticmethod
+    def humaneval(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
+        answers = [Answer(make_predictions([r])[0], r["extracted"]) for r in rows]
+        evaluation = code_exec_module.evaluate(answers, cfg.evaluator, ctx)
+        for row, outcome in zip(rows, evaluation.outcomes):
+            row.update(outcome.details)
+            row.update({"correct": outcome.correct} if outcome.correct is not None else {"score": outcome.score})
+        return {k: (m.value, m.ci95) for k, m in evaluation.metrics.items()}
 
 
 def test_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
@@ -132,13 +148,13 @@ def test_bad_keys_are_one_line_errors(tmp_path, keys, message):
 def test_keys_reach_the_sandbox(tmp_path, monkeypatch):
     """timeout_s, workers and memory_mb become the pool's limits (the defaults: 3 s, from the machine)."""
     seen = []
-    real = code_exec.check_completions
+    real = code_exec_module.check_completions
 
     def spy(tasks, completions, settings):
         seen.append((settings, settings.limits(), settings.worker_count()))
         return real(tasks, completions, settings)
 
-    monkeypatch.setattr(code_exec, "check_completions", spy)
+    monkeypatch.setattr(code_exec_module, "check_completions", spy)
     (add,) = _tasks(tmp_path, ADD)
     code_exec.humaneval(_rows([add], [ADD["canonical_solution"]]), _cfg(timeout_s=2.5, workers=3, memory_mb=300), None)
     code_exec.humaneval(_rows([add], [ADD["canonical_solution"]]), EvalCfg(EvaluatorCfg(type="code_exec")), None)

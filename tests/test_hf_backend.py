@@ -9,7 +9,7 @@ from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
 from compass.models.hf import HFCausalLM
 from compass.synthetic import gsm8k_items, mmlu_items
 
-from helpers import direct_logprob
+from helpers import backend_recording_rows, direct_logprob
 
 
 @pytest.fixture(scope="module")
@@ -61,25 +61,11 @@ def _mc_requests():
                          f"D. {i.choices[3]}\nAnswer:", tuple(f" {c}" for c in i.choices)) for i in items]
 
 
-def _backend_recording_rows(tiny_model, batch_size: int):
-    """A backend with its own batch size, and the row count of every forward pass it makes."""
-    backend = HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=batch_size, max_seq_len=512))
-    rows: list[int] = []
-    real_forward = backend.model.forward
-
-    def forward(*args, **kwargs):
-        rows.append(kwargs["input_ids"].shape[0])
-        return real_forward(*args, **kwargs)
-
-    backend.model.forward = forward
-    return backend, rows
-
-
 def test_choices_do_not_depend_on_batch_size_or_order(tiny_model):
     requests = _mc_requests()
     results, widest = {}, {}
     for batch_size in (1, 7, 32):
-        sized, rows = _backend_recording_rows(tiny_model, batch_size)
+        sized, rows = backend_recording_rows(tiny_model, batch_size)
         results[batch_size] = sized.score(requests)
         widest[batch_size] = max(rows)
         if batch_size == 7:
@@ -99,7 +85,7 @@ def test_generation_is_batch_invariant_and_stops(backend, tiny_model):
     prompts = [f"Question: {r['question']}\nAnswer:" for r in gsm8k_items("test", 9)]
     outs, widest = {}, {}
     for batch_size in (1, 7, 32):
-        sized, rows = _backend_recording_rows(tiny_model, batch_size)
+        sized, rows = backend_recording_rows(tiny_model, batch_size)
         outs[batch_size] = sized.generate([GenerateRequest(p, 16) for p in prompts])
         widest[batch_size] = max(rows)
     assert widest == {1: 1, 7: 7, 32: 9}  # each batch size took effect (9 prompts in all)

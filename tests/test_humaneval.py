@@ -10,13 +10,12 @@ import torch
 
 from compass.config import InferencerCfg
 from compass.datasets import humaneval
-from compass.datasets.synthetic import humaneval_items, write_humaneval
 from compass.errors import CompassError
 from compass.evaluators.postprocess import humaneval_completion
 from compass.schema import from_dict
-from compass.store import recover_jsonl
+from compass.synthetic import humaneval_items, write_humaneval
 
-from helpers import compass, error_line, write_config
+from helpers import backend_recording_rows, compass, error_line, predictions_of, result_of, scored_of, write_config
 
 ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    return a + b\n",
        "prompt": ('import math\n\n\ndef add(a: int, b: int) -> int:\n'
@@ -141,20 +140,21 @@ def backend(tiny_model):
     return HFCausalLM(ModelConfig(abbr="tiny", path=str(tiny_model), batch_size=4, max_seq_len=512))
 
 
-def test_sampling_is_reproducible_across_batch_sizes_order_and_runs(backend):
+def test_sampling_is_reproducible_across_batch_sizes_order_and_runs(backend, tiny_model):
     from compass.models.base import GenerateRequest
 
     prompts = [t["prompt"] for t in humaneval_items(4)]
     requests = [GenerateRequest(p, 10, num_samples=3, temperature=1.0, seed=i) for i, p in enumerate(prompts)]
-    outs = {}
+    outs, widest = {}, {}
     for batch_size in (1, 5, 32):
-        backend.cfg.batch_size = batch_size
+        sized, rows = backend_recording_rows(tiny_model, batch_size)
         torch.manual_seed(batch_size)  # the global RNG must not matter
-        outs[batch_size] = backend.generate(requests)
+        outs[batch_size] = sized.generate(requests)
+        widest[batch_size] = max(rows)
+    assert widest == {1: 1, 5: 5, 32: 12}  # each batch size took effect (4 prompts x 3 samples)
     # Other requests in the batch, and reversed order, leave every completion unchanged.
     mixed = backend.generate([GenerateRequest(prompts[0][:20], 10, num_samples=2, temperature=1.0, seed=99),
                               *requests[::-1]])[2:]
-    backend.cfg.batch_size = 4
     again = backend.generate(requests)
     assert len(outs[1]) == 12 and all(isinstance(t, str) for t in outs[1])
     assert outs[1] == outs[5] == outs[32] == again
@@ -203,23 +203,26 @@ def test_sampled_run_end_to_end(tmp_path, tiny_model):
         proc = compass("run", str(cfg), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         (run,) = list((tmp_path / "outputs" / name).iterdir())
-        rows = recover_jsonl(run / "predictions" / "tiny" / "he-mini.jsonl")
-        assert [r["id"] for r in rows] == [f"Synthetic/{i}" for i in range(4)]
+        rows = sorted(predictions_of(run, "tiny", "he-mini"), key=lambda r: r.id)
+        assert [r.id for r in rows] == [f"Synthetic/{i}" for i in range(4)]
+        scored = {r.id: r for r in scored_of(run, "tiny", "he-mini")}
         for row in rows:
-            assert isinstance(row["prediction"], list) and len(row["prediction"]) == 3
-            assert len(row["extracted"]) == len(row["passed"]) == len(row["exec"]) == 3
-            assert all(e["status"] in ("passed", "failed", "timeout", "killed") for e in row["exec"])
-            assert row["score"] == sum(row["passed"]) / 3 and "correct" not in row
-            assert set(row["gold"]) == {"prompt", "test", "entry_point"}
-        result = json.loads((run / "results" / "tiny" / "he-mini.json").read_text())
-        assert result["n"] == 4 and result["primary"] == "score"
-        assert set(result["metrics"]) == {"score", "pass@1", "pass@2"} == set(result["ci95"])
-        assert result["metrics"]["pass@1"] == pytest.approx(result["metrics"]["score"])
+            assert isinstance(row.prediction, list) and len(row.prediction) == 3
+            assert set(row.gold) == {"prompt", "test", "entry_point"}
+            out = scored[row.id]
+            assert len(out.extracted) == len(out.details["passed"]) == len(out.details["exec"]) == 3
+            assert all(e["status"] in ("passed", "failed", "timeout", "killed") for e in out.details["exec"])
+            assert out.score == sum(out.details["passed"]) / 3 and out.correct is None
+        r = result_of(run, "tiny", "he-mini")
+        result = {"metrics": r.metrics}
+        assert r.n == 4 and r.primary == "score"
+        assert set(r.metrics) == {"score", "pass@1", "pass@2"} == set(r.ci95)
+        assert r.metrics["pass@1"] == pytest.approx(r.metrics["score"])
         assert "he-mini" in proc.stdout
         html = (run / "summary" / "summary.html").read_text()  # pass@k is in the report, not only the JSON
         assert "All metrics" in html and "pass@2" in html
         assert f"{100 * result['metrics']['pass@2']:.2f}" in html
-        predictions[name] = [r["prediction"] for r in rows]
+        predictions[name] = [r.prediction for r in rows]
     # Batch size changes nothing, and the run reproduces: same completions, sample for sample.
     assert predictions["bs1"] == predictions["bs8"]
     assert any(len(set(p)) > 1 for p in predictions["bs1"])  # the samples do differ

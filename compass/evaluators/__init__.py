@@ -34,16 +34,9 @@ def _math_equiv(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> E
 
 
 def _code_exec(answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
-    # TODO(issue 12): code_exec.py is being reworked; until then its row-dict function is adapted here.
-    from compass.config import EvalCfg
-    from compass.evaluators.code_exec import humaneval
+    from compass.evaluators.code_exec import evaluate
 
-    rows = [{"id": a.prediction.id, "gold": a.prediction.gold, "prediction": a.prediction.prediction,
-             "extracted": a.extracted} for a in answers]
-    extra = humaneval(rows, EvalCfg(cfg), ctx)
-    outcomes = [Outcome(correct=r.get("correct"), score=r.get("score") if "correct" not in r else None,
-                        details={"passed": r["passed"], "exec": r["exec"]}) for r in rows]
-    return Evaluation(outcomes, {k: Metric(v, (ci[0], ci[1])) for k, (v, ci) in extra.items()})
+    return evaluate(answers, cfg, ctx)
 
 
 EVALUATORS: dict[str, Evaluator] = {

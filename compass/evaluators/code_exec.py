@@ -1,19 +1,19 @@
-"""Functional correctness (HumanEval) for prediction rows: the adapter around
-``compass.evaluators.code.check_completions``.
+"""Functional correctness (HumanEval): the evaluator around ``compass.evaluators.code.check_completions``.
 
 Each completion runs with its prompt in one sandboxed process; the task's test runs in another and
 calls the completion's function through a channel that carries plain data only, so the verdict is
 the test's own (``check`` returned) and no object, exit or output of the completion can forge it.
-Each row gets ``passed`` (one bool per completion), ``exec`` (the status and reason per
-completion) and ``correct`` (one completion per task) or ``score`` = c/n (n completions); the
-metrics are unbiased pass@k with bootstrap 95% intervals over tasks.
+Each answer gets ``correct`` (one completion per task) or ``score`` = c/n (n completions), with
+``passed`` (one bool per completion) and ``exec`` (the status and reason per completion) in its
+details; the metrics are unbiased pass@k with bootstrap 95% intervals over tasks.
 """
 from __future__ import annotations
 
 import math
 
-from compass.config import EvalCfg
+from compass.config import EvaluatorCfg
 from compass.errors import CompassError, TransientError
+from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
 from compass.evaluators.code import CheckSettings, CodeTask, check_completions
 from compass.evaluators.code.check import DEFAULT_TIMEOUT_S
 from compass.evaluators.sandbox import SandboxUnavailable
@@ -37,16 +37,15 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def _task(row: dict) -> CodeTask:
-    gold = row.get("gold")
+def _task(answer: Answer) -> CodeTask:
+    gold = answer.prediction.gold
     if not isinstance(gold, dict) or not {"prompt", "test", "entry_point"} <= set(gold):
-        raise CompassError(f"sample {row.get('id')!r}: gold is not a HumanEval task (prompt, test, entry_point); "
-                           f"code_exec needs a humaneval dataset")
-    return CodeTask(str(row.get("id")), gold["prompt"], gold["test"], gold["entry_point"])
+        raise CompassError(f"sample {answer.prediction.id!r}: gold is not a HumanEval task (prompt, test, "
+                           f"entry_point); code_exec needs a humaneval dataset")
+    return CodeTask(answer.prediction.id, gold["prompt"], gold["test"], gold["entry_point"])
 
 
-def settings_from(cfg: EvalCfg) -> CheckSettings:
-    ev = cfg.evaluator
+def settings_from(ev: EvaluatorCfg) -> CheckSettings:
     timeout = DEFAULT_TIMEOUT_S if ev.timeout_s is None else ev.timeout_s
     if not timeout > 0:
         raise CompassError(f"eval_cfg.evaluator.timeout_s: must be > 0, got {timeout}")
@@ -57,13 +56,14 @@ def settings_from(cfg: EvalCfg) -> CheckSettings:
     return CheckSettings(timeout_s=float(timeout), workers=ev.workers, memory_mb=ev.memory_mb)
 
 
-def humaneval(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
-    if not rows:
-        return {}
-    settings = settings_from(cfg)
-    tasks = [_task(r) for r in rows]
-    completions = [[str(c) for c in (r["extracted"] if isinstance(r["extracted"], list) else [r["extracted"]])]
-                   for r in rows]
+def evaluate(answers: list[Answer], ev: EvaluatorCfg, ctx: EvalContext | None = None) -> Evaluation:
+    """Each answer's completions checked: ``correct`` with one completion per task, else ``score`` = c/n;
+    the details hold ``passed`` and ``exec`` (status and reason) per completion; pass@k metrics."""
+    if not answers:
+        return Evaluation([])
+    settings = settings_from(ev)
+    tasks = [_task(a) for a in answers]
+    completions = [[str(c) for c in (a.extracted if isinstance(a.extracted, list) else [a.extracted])] for a in answers]
     try:
         verdicts = check_completions(tasks, completions, settings)
     except SandboxUnavailable as exc:
@@ -75,29 +75,28 @@ def humaneval(rows: list[dict], cfg: EvalCfg, ctx=None) -> dict:
     if lost:  # a worker that would not start: not the completions' fault, and no number to report
         raise TransientError(f"code_exec: {len(lost)} completions could not be checked ({lost[0].reason})")
     single = all(len(c) == 1 for c in completions)
-    for row, row_verdicts in zip(rows, verdicts):
-        row["passed"] = [v.passed for v in row_verdicts]
-        row["exec"] = [{"status": v.status, "reason": v.reason} for v in row_verdicts]
-        row.pop("score" if single else "correct", None)  # stale outcome of an earlier evaluation
-        if single:
-            row["correct"] = row["passed"][0]
-        else:
-            row["score"] = sum(row["passed"]) / len(row_verdicts) if row_verdicts else 0.0
-    return _pass_at_k_metrics(rows, cfg)
+    outcomes, passed = [], []
+    for row_verdicts in verdicts:
+        ok = [v.passed for v in row_verdicts]
+        passed.append(ok)
+        details = {"passed": ok, "exec": [{"status": v.status, "reason": v.reason} for v in row_verdicts]}
+        outcomes.append(Outcome(correct=ok[0], details=details) if single
+                        else Outcome(score=sum(ok) / len(ok) if ok else 0.0, details=details))
+    return Evaluation(outcomes, _pass_at_k_metrics(passed, ev))
 
 
-def _pass_at_k_metrics(rows: list[dict], cfg: EvalCfg) -> dict:
-    fewest = min(len(r["passed"]) for r in rows)
-    if cfg.evaluator.k is None:
+def _pass_at_k_metrics(passed: list[list[bool]], ev: EvaluatorCfg) -> dict[str, Metric]:
+    fewest = min(len(p) for p in passed)
+    if ev.k is None:
         ks = [k for k in DEFAULT_K if k <= fewest]
     else:
-        ks = list(dict.fromkeys(cfg.evaluator.k))
+        ks = list(dict.fromkeys(ev.k))
         for k in ks:
             if not 1 <= k <= fewest:
                 raise CompassError(f"eval_cfg.evaluator.k: pass@{k} needs 1 <= k <= completions per task, and a task "
                                    f"has {fewest} (raise infer_cfg.inferencer.num_samples)")
     metrics = {}
     for k in ks:
-        values = [pass_at_k(len(r["passed"]), sum(r["passed"]), k) for r in rows]
-        metrics[f"pass@{k}"] = (sum(values) / len(values), bootstrap_mean(values))
+        values = [pass_at_k(len(p), sum(p), k) for p in passed]
+        metrics[f"pass@{k}"] = Metric(sum(values) / len(values), bootstrap_mean(values))
     return metrics

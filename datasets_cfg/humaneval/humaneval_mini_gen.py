@@ -10,7 +10,7 @@ humaneval_infer_cfg = dict(
     inferencer=dict(type="GenInferencer", max_out_len=128,
                     stop=["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n```"]),
 )
-humaneval_eval_cfg = dict(evaluator=dict(type="HumanEvalEvaluator", timeout_s=10.0),
+humaneval_eval_cfg = dict(evaluator=dict(type="HumanEvalEvaluator", timeout_s=None),
                           pred_postprocessor=dict(type="humaneval"))
 
 humaneval_datasets = [
