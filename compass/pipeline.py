@@ -17,7 +17,8 @@ from compass import preflight, provenance, resume
 from compass.config import Config, DatasetConfig, load_config
 from compass.errors import CompassError, TaskFailed
 from compass.plan import Shard, Task, infer_hash, plan, plan_eval
-from compass.runners.local import Job, Outcome, python_module, run_jobs
+from compass.runners import RUNNERS, Job, Outcome
+from compass.runners.local import python_module
 from compass.store import RunDir, RunLock, count_lines, read_json, write_text_atomic
 from compass.summarize import tables
 from compass.tasks.worker import EXIT_BAD_INPUT
@@ -203,9 +204,9 @@ def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task],
             if done > bar.n:
                 bar.update(done - bar.n)
     try:
-        outcomes = run_jobs(jobs, max_workers=opts.max_workers or cfg.runner.max_num_workers,
-                            retry=cfg.runner.retry if opts.retry is None else opts.retry, on_tick=tick,
-                            pass_fds=(lock.fd,))
+        outcomes = RUNNERS[cfg.runner.type](jobs, cfg.runner, max_workers=opts.max_workers or cfg.runner.max_num_workers,
+                                            retry=cfg.runner.retry if opts.retry is None else opts.retry, on_tick=tick,
+                                            pass_fds=(lock.fd,))
     finally:
         bar.close()
     return [o for o in outcomes if not o.ok]

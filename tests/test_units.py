@@ -9,7 +9,8 @@ import pytest
 from scipy.stats import binomtest
 
 from compass.evaluators.postprocess import first_capital, last_number
-from compass.runners.local import Job, last_error_line, python_module, run_jobs
+from compass.runners.base import Job, last_error_line
+from compass.runners.local import python_module, run_jobs
 from compass.stats.intervals import bootstrap_mean, wilson
 from compass.store import write_json_atomic
 from compass.tasks.worker import EXIT_BAD_INPUT

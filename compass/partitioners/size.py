@@ -44,13 +44,13 @@ def num_worker_partition(cfg: Config) -> list[Task]:
             for sample in group:
                 by_dataset.setdefault(sample[0].abbr, []).append(sample)
             pieces.append([(s[0][0], Shard(s[0][1], s[-1][1] + 1), sum(c for _, _, c in s)) for s in by_dataset.values()])
-        split = {ds.abbr for group in pieces for ds, shard, _ in group
+        split = {ds.abbr for run in pieces for ds, shard, _ in run
                  if (shard.start, shard.stop) != (0, len(costs[ds.abbr]))}
-        for k, group in enumerate(p for p in pieces if p):
+        for k, run in enumerate(p for p in pieces if p):
             name = m.abbr if workers == 1 else f"{m.abbr}-part{k}"
-            tasks.append(Task(safe_id(name), m, [ds for ds, _, _ in group],
-                              {ds.abbr: shard for ds, shard, _ in group if ds.abbr in split},
-                              sum(c for _, _, c in group)))
+            tasks.append(Task(safe_id(name), m, [ds for ds, _, _ in run],
+                              {ds.abbr: shard for ds, shard, _ in run if ds.abbr in split},
+                              sum(c for _, _, c in run)))
     return tasks
 
 

@@ -6,37 +6,19 @@ its log keeps every attempt, and the outcome carries the job's own last error li
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from compass.runners.base import Job, Outcome, last_error_line
 from compass.tasks.worker import EXIT_BAD_INPUT, PARENT_ENV
 
-
-@dataclass
-class Job:
-    id: str
-    argv: list[str]
-    log: Path
-    num_gpus: int = 0
-
-
-@dataclass
-class Outcome:
-    job: Job
-    returncode: int
-    attempts: int
-    error: str = ""  # the job's last error line, for the console
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
+if TYPE_CHECKING:
+    from compass.config import RunnerCfg
 
 
 @dataclass
@@ -59,21 +41,6 @@ def visible_gpus() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU")]
-
-
-def last_error_line(log: Path) -> str:
-    """The most telling line of a failed job's log: its error, not a progress bar."""
-    try:
-        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    except FileNotFoundError:
-        return "no log written"
-    for line in reversed(lines[-200:]):
-        if line.startswith("compass: error:") or re.match(r"^[\w.]*(Error|Exception|Interrupt)\b", line):
-            return line
-    for line in reversed(lines[-200:]):
-        if not line.startswith("===") and "it/s]" not in line and "s/it]" not in line:
-            return line
-    return "no output"
 
 
 def run_jobs(jobs: list[Job], *, max_workers: int = 1, retry: int = 1,
@@ -132,6 +99,12 @@ def _start(job: Job, gpus: list[str], attempt: int, pass_fds: tuple[int, ...]) -
     proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             pass_fds=pass_fds)
     return _Running(job, proc, gpus, attempt, log_file)
+
+
+def run(jobs: list[Job], cfg: RunnerCfg, *, max_workers: int, retry: int,
+        on_tick: Callable[[], None] | None = None, pass_fds: tuple[int, ...] = ()) -> list[Outcome]:
+    """The ``Runner`` interface over :func:`run_jobs`: subprocesses on this machine."""
+    return run_jobs(jobs, max_workers=max_workers, retry=retry, on_tick=on_tick, pass_fds=pass_fds)
 
 
 def python_module(module: str, *args: str) -> list[str]:
