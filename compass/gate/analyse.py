@@ -10,6 +10,7 @@ import numpy as np
 from compass.errors import CompassError
 from compass.gate.locate import Located, locate
 from compass.gate.pair import Outcomes, Paired, pair, read_outcomes
+from compass.gate.prompts import check_prompts
 from compass.gate.report import (
     EXIT_FAIL,
     EXIT_PASS,
@@ -37,9 +38,11 @@ def compare(
     seed: int = 0,
     n_boot: int = 2000,
     n_perm: int = 10_000,
+    allow_prompt_change: bool = False,
 ) -> GateReport:
     """Compare two runs; ``max_drop`` is in percentage points, as on the command line. Usage and
-    data problems raise :class:`CompassError`."""
+    data problems, and datasets whose prompts differ (unless ``allow_prompt_change``), raise
+    :class:`CompassError`."""
     if not 0.0 < alpha < 1.0:
         raise CompassError(f"--alpha must be in (0, 1), got {alpha}")
     if not 0.0 <= max_drop < 100.0:
@@ -54,8 +57,12 @@ def compare(
         raise CompassError(f"no dataset in common between {base.scored_dir} and {cand.scored_dir}")
     # Read and check everything before spending time on statistics.
     pairs = [pair(name, _outcomes(base, name), _outcomes(cand, name)) for name in common]
+    prompts = check_prompts({name: (base.result(name), cand.result(name)) for name in common}, allow_prompt_change)
     margin = max_drop / 100.0
     results = [analyse(p, margin, len(pairs), settings) for p in pairs]
+    for result in results:
+        if result.dataset in prompts.differ:
+            result.prompt_note = f"{prompts.differ[result.dataset]}; compared anyway (--allow-prompt-change)"
     for result, p_adj in zip(results, ps.holm([r.p_value for r in results])):
         result.p_holm = float(p_adj)
         result.verdict, result.reason = decide(result, margin, alpha)
@@ -66,7 +73,7 @@ def compare(
     return GateReport(
         baseline=_side(base), candidate=_side(cand), settings=settings, datasets=results,
         only_in_baseline=sorted(base.datasets.keys() - cand.datasets.keys()),
-        only_in_candidate=sorted(cand.datasets.keys() - base.datasets.keys()),
+        only_in_candidate=sorted(cand.datasets.keys() - base.datasets.keys()), prompts_unchecked=prompts.unchecked,
         verdict=verdict, exit_code=EXIT_FAIL if failed else EXIT_PASS)
 
 

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.05,
                         help="family-wise false-alarm rate across datasets (default 0.05)")
     parser.add_argument("--strict", action="store_true", help="treat inconclusive datasets as failures")
+    parser.add_argument("--allow-prompt-change", action="store_true",
+                        help="compare datasets whose prompt hashes differ (refused by default: the runs asked "
+                             "different prompts)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown table (CI job summary)")
     parser.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML, one testcase per dataset")

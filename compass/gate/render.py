@@ -41,10 +41,19 @@ def _not_compared(report: GateReport) -> list[tuple[str, list[str]]]:
                                               ("candidate", report.only_in_candidate)) if names]
 
 
+def _unchecked(report: GateReport) -> str | None:
+    if not report.prompts_unchecked:
+        return None
+    return (f"prompts not checked for {', '.join(report.prompts_unchecked)}: a result file lacks a prompt hash "
+            f"(a run from before prompt hashes, or no result file)")
+
+
 def _notes(report: GateReport) -> list[tuple[DatasetResult, str]]:
-    """Per dataset, in order: why its clusters were not used, and why it did not pass."""
+    """Per dataset, in order: its prompts, why its clusters were not used, and why it did not pass."""
     notes = []
     for r in report.datasets:
+        if r.prompt_note:
+            notes.append((r, r.prompt_note))
         if r.fallback:
             notes.append((r, r.fallback))
         if r.verdict != "pass":
@@ -69,6 +78,7 @@ def render_text(report: GateReport) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines.append("")
     lines += [f"  {r.dataset}: {note}" for r, note in _notes(report)]
+    lines += [f"  {note}" for note in [_unchecked(report)] if note]
     lines += [f"  not compared, only in {side}: {', '.join(names)}" for side, names in _not_compared(report)]
     lines.append(_overall_line(report))
     return "\n".join(lines)
@@ -99,6 +109,7 @@ def render_markdown(report: GateReport) -> str:
               for r in report.datasets]
     lines += ["", f"Scores in points. MDD: smallest drop detected with {s.power:.0%} power at this n."]
     lines += [f"- **{_md(r.dataset)}**: {_md(note)}" for r, note in _notes(report)]
+    lines += [f"- {_md(note)}" for note in [_unchecked(report)] if note]
     lines += [f"- Not compared, only in {side}: {_md(', '.join(names))}" for side, names in _not_compared(report)]
     lines.append(f"\n{_overall_line(report)}")
     return "\n".join(lines) + "\n"
@@ -112,7 +123,9 @@ def render_junit(report: GateReport) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"compass.gate.{model}", name=r.dataset, time="0")
         summary = (f"baseline {_pt(r.baseline)}, candidate {_pt(r.candidate)}, delta {_delta_ci(r)} pt, "
                    f"p {format_p(r.p_value)} (Holm {format_p(r.p_holm)}), MDD {_mdd(r)} pt, {r.test}: {r.reason}"
-                   + (f"\n{r.fallback}" if r.fallback else ""))
+                   + (f"\n{r.fallback}" if r.fallback else "") + (f"\n{r.prompt_note}" if r.prompt_note else "")
+                   + ("\nprompts not checked: a result file lacks a prompt hash"
+                      if r.dataset in report.prompts_unchecked else ""))
         message = r.reason + (f" [{r.fallback}]" if r.fallback else "")
         if r.verdict == "regression" or (r.verdict == "inconclusive" and report.settings.strict):
             failures += 1

@@ -57,6 +57,7 @@ class DatasetResult:
     reason: str
     losses: int | None = None  # binary per-sample test only: baseline right, candidate wrong
     wins: int | None = None  # binary per-sample test only: baseline wrong, candidate right
+    prompt_note: str | None = None  # how the two runs' prompts differ, when --allow-prompt-change let them through
 
 
 @dataclass
@@ -67,6 +68,7 @@ class GateReport:
     datasets: list[DatasetResult]
     only_in_baseline: list[str] = field(default_factory=list)
     only_in_candidate: list[str] = field(default_factory=list)
+    prompts_unchecked: list[str] = field(default_factory=list)  # compared datasets a result lacks a prompt hash for
     verdict: Verdict = "pass"
     exit_code: int = EXIT_PASS
 
