@@ -14,16 +14,27 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from .configio import ConfigError
 
 NOT_YET = ("sft", "prefer", "serve")
 
 
+def _need(path: str | None, flag: str, file: str = "") -> None:
+    """A path given on the command line exists (and holds ``file``), checked before any work."""
+    if path is None:
+        return
+    target = Path(path) / file if file else Path(path)
+    if not target.exists():
+        raise ConfigError(f"{flag} {path}: " + (f"no {file} there" if file and Path(path).is_dir() else "no such path"))
+
+
 def _cmd_data(args) -> int:
     from .configio import apply_overrides, build, load_file
     from .data.pipeline import DataConfig, run
 
+    _need(args.tokenizer, "--tokenizer", "tokenizer.json")
     raw = load_file(args.config) if args.config else {}
     if args.tokenizer:
         raw["tokenizer"] = args.tokenizer
@@ -36,6 +47,8 @@ def _cmd_data(args) -> int:
 def _cmd_tokenizer(args) -> int:
     from . import tokenizer as tok
 
+    for path in args.input:
+        _need(path, "--input")
     out = tok.train_tokenizer(tok.iter_jsonl_texts(args.input, args.text_key), args.out,
                               tok.TokenizerConfig(vocab_size=args.vocab_size, min_frequency=args.min_frequency))
     print(f"tokenizer ({tok.load(out).get_vocab_size()} tokens) -> {out}")
@@ -55,8 +68,14 @@ def _cmd_pretrain(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .export import export
+    from .export import export, resolve_checkpoint
 
+    _need(args.ckpt, "--ckpt")
+    _need(args.tokenizer, "--tokenizer", "tokenizer.json")
+    try:
+        resolve_checkpoint(args.ckpt)
+    except FileNotFoundError as e:
+        raise ConfigError(f"--ckpt {args.ckpt}: {e}") from None
     out = export(args.ckpt, args.out, args.tokenizer, args.dtype)
     print(f"exported -> {out}")
     return 0

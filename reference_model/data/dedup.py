@@ -8,8 +8,11 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+from compass.errors import CompassError
 
 from .minhash import MinHasher, lsh_params, near_duplicate_of, shingle_bytes, shingle_keys
 from .records import Doc, StageReport, StageResult
@@ -19,14 +22,29 @@ from .records import Doc, StageReport, StageResult
 class DedupConfig:
     exact: bool = True
     near: bool = True
-    backend: str = "numpy"     # numpy | datasketch
-    threshold: float = 0.7     # estimated Jaccard at/above which two docs are near-duplicates
+    backend: Literal["numpy", "datasketch"] = "numpy"
+    threshold: float = 0.7     # estimated Jaccard (share of equal MinHash slots) at/above which docs are near-dups
+    recall_at: float = 0.8     # true Jaccard at which ...
+    target_recall: float = 0.99  # ... a pair must be found with at least this probability (sets bands/rows)
     num_perm: int = 128
     ngram: int = 5             # word n-gram shingles
     min_words: int = 10        # shorter docs are only exact-deduplicated (too few shingles to judge)
-    fp_weight: float = 0.5     # LSH band/row choice trades false positives against false negatives
-    fn_weight: float = 0.5
     seed: int = 1
+
+    def validate(self, where: str = "dedup") -> None:
+        for key in ("threshold", "recall_at", "target_recall"):
+            if not 0 < getattr(self, key) <= 1:
+                raise CompassError(f"{where}.{key}: must be in (0, 1], got {getattr(self, key)}")
+        for key in ("num_perm", "ngram", "min_words"):
+            if getattr(self, key) < 1:
+                raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        try:
+            self.bands_rows()
+        except ValueError as e:
+            raise CompassError(f"{where}.target_recall: {e}") from None
+
+    def bands_rows(self) -> tuple[int, int]:
+        return lsh_params(self.threshold, self.num_perm, self.recall_at, self.target_recall)
 
 
 def exact_key(text: str) -> str:
@@ -37,28 +55,26 @@ def _near_numpy(docs: list[Doc], cfg: DedupConfig, eligible: np.ndarray) -> np.n
     cache: dict[str, int] = {}
     keys = [shingle_keys(d.text, cfg.ngram, cache) if ok else np.zeros(0, np.uint64) for d, ok in zip(docs, eligible)]
     sig = MinHasher(cfg.num_perm, cfg.seed).signatures(keys)
-    b, r = lsh_params(cfg.threshold, cfg.num_perm, cfg.fp_weight, cfg.fn_weight)
+    b, r = cfg.bands_rows()
     return near_duplicate_of(sig, cfg.threshold, b, r, valid=eligible)
 
 
 def _near_datasketch(docs: list[Doc], cfg: DedupConfig, eligible: np.ndarray) -> np.ndarray:
+    """datasketch's batch hashing (``MinHash.bulk``) and LSH with our bands/rows and verification."""
     from datasketch import MinHash, MinHashLSH
 
-    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, weights=(cfg.fp_weight, cfg.fn_weight))
-    sketches: dict[int, MinHash] = {}
-    dup_of = np.arange(len(docs))
+    idx = np.flatnonzero(eligible)
     cache: dict[str, int] = {}
-    for i, doc in enumerate(docs):
-        if not eligible[i]:
-            continue
-        m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed)
-        m.update_batch(shingle_bytes(doc.text, cfg.ngram, cache))
-        hits = sorted(j for j in lsh.query(m) if m.jaccard(sketches[j]) >= cfg.threshold)
+    sketches = MinHash.bulk((shingle_bytes(docs[i].text, cfg.ngram, cache) for i in idx),
+                            num_perm=cfg.num_perm, seed=cfg.seed)
+    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, params=cfg.bands_rows())
+    by_doc = dict(zip(idx.tolist(), sketches))
+    dup_of = np.arange(len(docs))
+    for i, m in by_doc.items():
+        hits = sorted(j for j in lsh.query(m) if m.jaccard(by_doc[j]) >= cfg.threshold)
         if hits:
             dup_of[i] = dup_of[hits[0]]
-            continue
         lsh.insert(i, m)
-        sketches[i] = m
     return dup_of
 
 

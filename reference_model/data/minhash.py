@@ -7,6 +7,7 @@ permutations of a whole batch of documents in one broadcasted product.
 """
 from __future__ import annotations
 
+import math
 import re
 import zlib
 
@@ -78,27 +79,38 @@ class MinHasher:
         return sig
 
 
-def _prob_collide(s: np.ndarray, b: int, r: int) -> np.ndarray:
-    return 1 - (1 - s ** r) ** b
+def band_collision(s: float, bands: int, rows: int) -> float:
+    """Probability that a pair with Jaccard ``s`` shares at least one LSH band bucket."""
+    return 1.0 - (1.0 - s ** rows) ** bands
 
 
-def _area(y: np.ndarray, x: np.ndarray) -> float:
-    """Trapezoidal integral of y over x, as np.trapezoid computes it (numpy < 2 calls that trapz)."""
-    return float((np.diff(x) * (y[1:] + y[:-1]) / 2.0).sum())
+def verify_probability(s: float, threshold: float, num_perm: int) -> float:
+    """Probability that the share of equal signature slots of a pair with Jaccard ``s`` reaches
+    ``threshold``: P(Binomial(num_perm, s) >= ceil(threshold * num_perm))."""
+    k = math.ceil(threshold * num_perm - 1e-9)
+    return sum(math.comb(num_perm, i) * s ** i * (1 - s) ** (num_perm - i) for i in range(k, num_perm + 1))
 
 
-def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
-    """Bands b and rows r (b * r <= num_perm) minimising weighted false-positive + false-negative area."""
-    best, best_err = (1, num_perm), float("inf")
-    lo, hi = np.linspace(0, threshold, 200), np.linspace(threshold, 1, 200)
-    for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            fp = _area(_prob_collide(lo, b, r), lo)
-            fn = _area(1 - _prob_collide(hi, b, r), hi)
-            err = fp_weight * fp + fn_weight * fn
-            if err < best_err:
-                best, best_err = (b, r), err
-    return best
+def pair_recall(s: float, bands: int, rows: int, threshold: float, num_perm: int) -> float:
+    """Lower bound on the chance that a pair with Jaccard ``s`` is found: it must share a bucket
+    and pass verification. Both events grow with the same slot matches, so (Harris inequality)
+    the product of their probabilities is a lower bound on the joint one."""
+    return band_collision(s, bands, rows) * verify_probability(s, threshold, num_perm)
+
+
+def lsh_params(threshold: float, num_perm: int, recall_at: float, target_recall: float) -> tuple[int, int]:
+    """Bands b and rows r: every permutation used (b = num_perm // r), r as large as the recall
+    target at Jaccard ``recall_at`` allows. More rows mean fewer dissimilar pairs share a bucket,
+    so less verification work. Raises ValueError when no banding reaches the target."""
+    best = 0.0
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        got = pair_recall(recall_at, bands, rows, threshold, num_perm)
+        if got >= target_recall:
+            return bands, rows
+        best = max(best, got)
+    raise ValueError(f"no banding of {num_perm} permutations finds pairs of Jaccard {recall_at} with probability "
+                     f"{target_recall} at threshold {threshold} (at most {best:.4f}): raise num_perm or lower threshold")
 
 
 def _band_keys(sig: np.ndarray, band: int, r: int) -> np.ndarray:

@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from compass.errors import CompassError
+
 from .. import tokenizer as tok_mod
 from .clean import CleanConfig, clean
 from .dedup import DedupConfig, dedup
@@ -40,6 +42,21 @@ class DataConfig:
     tokenizer_vocab: int = 2048  # target vocab when training one
     write_rejected: bool = True
 
+    def validate(self, where: str = "config") -> None:
+        if self.tokenizer and not (Path(self.tokenizer) / "tokenizer.json").is_file():
+            raise CompassError(f"{where}.tokenizer: {self.tokenizer} holds no tokenizer.json")
+
+
+def check_config(cfg: DataConfig, where: str = "config") -> None:
+    """Every check ``build`` runs, for configs made in code: bad inputs fail before anything is written."""
+    for i, spec in enumerate(cfg.sources):
+        spec.validate(f"{where}.sources[{i}]")
+    for name in ("clean", "dedup", "safety", "quality", "pack"):
+        check = getattr(getattr(cfg, name), "validate", None)
+        if check is not None:
+            check(f"{where}.{name}")
+    cfg.validate(where)
+
 
 def _write_jsonl(path: Path, rows) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -59,6 +76,7 @@ def _unique_ids(docs: list[Doc]) -> None:
 
 
 def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
+    check_config(cfg)
     out = Path(out_dir)
     (out / "stages").mkdir(parents=True, exist_ok=True)
     t_start = time.time()

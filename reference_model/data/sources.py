@@ -13,26 +13,55 @@ import re
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from compass.errors import CompassError
 
 from .lang import guess_lang
 from .records import Doc, StageReport
 
 SOURCE_TYPES = ("synthetic", "stdlib", "jsonl", "text")
 TEXT_SUFFIXES = {".txt", ".md", ".rst"}
+SUFFIXES = {"jsonl": {".jsonl"}, "text": TEXT_SUFFIXES}
+# Each reader's options and defaults: an option the reader does not know is a config error, not ignored.
+OPTIONS: dict[str, dict] = {
+    "synthetic": {"mmlu_per_subject": 300, "mc_shuffles": 1, "gsm8k": 2000, "facts_repeats": 3, "items_per_doc": 4,
+                  "mmlu_items_per_doc": 0, "mmlu_subject_items": {}, "seed": 0},
+    "stdlib": {"max_files": 200, "mode": "docstrings", "root": ""},
+    "jsonl": {}, "text": {},
+}
 
 
 @dataclass
 class SourceSpec:
-    type: str
+    type: Literal["synthetic", "stdlib", "jsonl", "text"]
     name: str = ""            # label stored in Doc.source; defaults to the type
     path: str = ""            # jsonl/text: a file, a directory (recursive) or a glob
     text_key: str = "text"    # jsonl: field holding the text
-    options: dict = field(default_factory=dict)  # type-specific knobs, see the readers below
+    options: dict = field(default_factory=dict)  # type-specific knobs, see OPTIONS and the readers below
 
     def __post_init__(self):
         if self.type not in SOURCE_TYPES:
             raise ValueError(f"source type {self.type!r} is not one of {', '.join(SOURCE_TYPES)}")
         self.name = self.name or self.type
+
+    def validate(self, where: str = "source") -> None:
+        """Inputs that would silently give an empty or different corpus, caught before any work."""
+        for key in self.options:
+            if key not in OPTIONS[self.type]:
+                known = ", ".join(OPTIONS[self.type]) or "none"
+                raise CompassError(f"{where}.options.{key}: unknown option for a {self.type} source (known: {known})")
+        if self.type == "stdlib" and self.options.get("mode", "docstrings") not in ("docstrings", "source"):
+            raise CompassError(f"{where}.options.mode: must be docstrings or source, got {self.options['mode']!r}")
+        if self.type == "stdlib" and self.options.get("root") and not Path(self.options["root"]).is_dir():
+            raise CompassError(f"{where}.options.root: {self.options['root']} is not a directory")
+        if self.type in SUFFIXES:
+            if not self.path:
+                raise CompassError(f"{where}.path: required for a {self.type} source")
+            files = _expand(self.path, SUFFIXES[self.type])
+            if not files or (len(files) == 1 and not files[0].exists()):
+                wanted = "/".join(sorted(SUFFIXES[self.type]))
+                raise CompassError(f"{where}.path: {self.path} matches no {wanted} file")
 
 
 def _doc(spec: SourceSpec, key: str, text: str, lang: str | None = None, **meta) -> Doc:
@@ -78,8 +107,7 @@ def _up_to(make, n: int, report: StageReport, what: str) -> list:
 def read_synthetic(spec: SourceSpec, report: StageReport) -> list[Doc]:
     from compass import synthetic as syn  # reference_model may import compass, never the reverse
 
-    o = {"mmlu_per_subject": 300, "mc_shuffles": 1, "gsm8k": 2000, "facts_repeats": 3, "items_per_doc": 4,
-         "mmlu_items_per_doc": 0, "mmlu_subject_items": {}, "seed": 0, **spec.options}
+    o = {**OPTIONS["synthetic"], **spec.options}
     # MC blocks per document (0: items_per_doc). Header + 6 blocks is the layout of a 5-shot MMLU prompt.
     mc_per_doc = o["mmlu_items_per_doc"] or o["items_per_doc"]
     rng = random.Random(o["seed"])
@@ -123,7 +151,8 @@ def read_synthetic(spec: SourceSpec, report: StageReport) -> list[Doc]:
 # -- Python standard library sources / docstrings on this machine --------------------------------
 
 def read_stdlib(spec: SourceSpec, report: StageReport) -> list[Doc]:
-    o = {"max_files": 200, "mode": "docstrings", "root": sysconfig.get_paths()["stdlib"], **spec.options}
+    o = {**OPTIONS["stdlib"], **spec.options}
+    o["root"] = o["root"] or sysconfig.get_paths()["stdlib"]
     files = [p for p in sorted(Path(o["root"]).rglob("*.py"))
              if not any(part in ("test", "tests", "idlelib", "site-packages") for part in p.parts)]
     docs = []

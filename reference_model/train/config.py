@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from ..configio import ConfigError, apply_overrides, build, load_file
-from ..model import CONFIGS
+from ..model import CONFIGS, ModelConfig, named_config
+
+DEFAULT_WARMUP = 10  # steps, capped at max_steps when warmup_steps is left at -1
 
 
 @dataclass
@@ -22,7 +24,7 @@ class TrainConfig:
     max_steps: int = 100
     lr: float = 1e-3
     min_lr_ratio: float = 0.1       # cosine decays to lr * min_lr_ratio
-    warmup_steps: int = 10
+    warmup_steps: int = -1          # -1: min(10, max_steps), so short runs need no warm-up flag
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
@@ -47,6 +49,8 @@ class TrainConfig:
         for key in positive:
             if getattr(self, key) <= 0:
                 raise ConfigError(f"config key '{key}': must be > 0, got {getattr(self, key)}")
+        if self.warmup_steps == -1:
+            self.warmup_steps = min(DEFAULT_WARMUP, self.max_steps)
         for key in ["warmup_steps", "eval_every", "ckpt_every", "weight_decay", "grad_clip", "threads", "peak_flops"]:
             if getattr(self, key) < 0:
                 raise ConfigError(f"config key '{key}': must be >= 0, got {getattr(self, key)}")
@@ -64,6 +68,21 @@ class TrainConfig:
             raise ConfigError(f"config key 'precision': must be auto, fp32 or bf16, got {self.precision!r}")
         if not self.data:
             raise ConfigError("config key 'data': required (the output dir of `refmodel data`)")
+        self.model_config()  # a shape the model cannot run fails here, not at step 0
+
+    def model_config(self, vocab_size: int = 2048) -> ModelConfig:
+        """The model this run trains (``vocab_size`` comes from the tokenizer at run time)."""
+        try:
+            mcfg = named_config(self.model, **{**self.model_overrides, "vocab_size": vocab_size})
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"config key 'model_overrides': {e}") from None
+        if mcfg.head_dim % 2:  # rotate-half RoPE pairs the two halves of every head
+            raise ConfigError(f"config key 'model_overrides': head_dim = hidden_size / n_heads = {mcfg.head_dim} "
+                              "must be even for RoPE")
+        if self.seq_len > mcfg.max_seq_len:
+            raise ConfigError(f"config key 'seq_len': {self.seq_len} exceeds the {mcfg.max_seq_len} positions of model "
+                              f"{self.model!r} (raise model_overrides.max_seq_len to train longer sequences)")
+        return mcfg
 
 
 def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:

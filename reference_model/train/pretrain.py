@@ -71,17 +71,24 @@ def _wrap(model: Transformer, cfg: TrainConfig, world: int, device: torch.device
     return model
 
 
-def pretrain(cfg: TrainConfig) -> dict:
-    rank, world, device = _setup(cfg)
-    out = Path(cfg.out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+def _check_inputs(cfg: TrainConfig) -> None:
+    """Problems with the inputs, found before anything is set up or written."""
     if not (Path(cfg.data) / "manifest.json").is_file():
         raise ConfigError(f"config key 'data': {cfg.data} has no manifest.json (run `refmodel data` first)")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"config key 'device': cuda requested but this torch {torch.__version__} sees no CUDA device")
+
+
+def pretrain(cfg: TrainConfig) -> dict:
+    _check_inputs(cfg)
     train = TokenWindows(cfg.data, "train", cfg.seq_len, cfg.seed)
     val = TokenWindows(cfg.data, "val", cfg.seq_len, cfg.seed)
     if len(train) == 0:
         raise ConfigError(f"config key 'data': no training window of seq_len {cfg.seq_len} in {cfg.data}")
+    rank, world, device = _setup(cfg)
+    out = Path(cfg.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
     mcfg = named_config(cfg.model, **{**cfg.model_overrides, "vocab_size": train.vocab_size,

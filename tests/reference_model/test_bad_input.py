@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,111 @@ def test_bad_config_file_exits_nonzero_with_one_line_no_traceback(tmp_path, cli)
     r = cli("pretrain", "--config", str(tmp_path / "train.json"), timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == ["error: config.max_steps: expected int, got str 'many'"]
+
+
+# -- every bad input of the issue: exit 2, one line naming the key or path, nothing written ------------
+
+def _fails_cleanly(capsys, argv: list[str], needle: str, out: Path) -> str:
+    from reference_model.cli import main
+
+    rc = main(argv)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert needle in lines[0], lines[0]
+    assert not out.exists(), f"{out} was written before the input was checked"
+    return lines[0]
+
+
+def _data_config(tmp_path: Path, **sections) -> str:
+    (tmp_path / "ok.jsonl").write_text(json.dumps({"text": "A fine document about apples and pears here."}) + "\n")
+    cfg = {"sources": [{"type": "jsonl", "path": str(tmp_path / "ok.jsonl")}], "tokenizer_vocab": 300, **sections}
+    (tmp_path / "data.json").write_text(json.dumps(cfg))
+    return str(tmp_path / "data.json")
+
+
+@pytest.mark.parametrize("source, needle", [
+    ({"type": "jsonl", "path": "does/not/exist.jsonl"}, "config.sources[0].path"),
+    ({"type": "jsonl", "path": "nowhere/*.jsonl"}, "config.sources[0].path"),
+    ({"type": "text", "path": "."}, "config.sources[0].path"),  # the cwd (tmp_path) holds no .txt/.md/.rst
+    ({"type": "synthetic", "options": {"mmlu_per_subjet": 5}}, "config.sources[0].options.mmlu_per_subjet"),
+    ({"type": "jsonl"}, "config.sources[0].path"),
+])
+def test_data_source_that_would_give_an_empty_corpus(tmp_path, capsys, monkeypatch, source, needle):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.json").write_text(json.dumps({"sources": [source]}))
+    _fails_cleanly(capsys, ["data", "--config", "data.json", "--out", str(tmp_path / "out")], needle, tmp_path / "out")
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("safety.pii_types=email,phonee", "config.safety.pii_types[1]"),
+    ("dedup.threshold=1.5", "config.dedup.threshold"),
+    ("dedup.backend=minhashx", "config.dedup.backend"),
+    ("dedup.target_recall=0.9999", "config.dedup.target_recall"),
+    ("safety.blocklist_file=missing.txt", "config.safety.blocklist_file"),
+])
+def test_data_config_values_rejected_before_work(tmp_path, capsys, override, needle):
+    cfg = _data_config(tmp_path)
+    _fails_cleanly(capsys, ["data", "--config", cfg, "--out", str(tmp_path / "out"), "--set", override],
+                   needle, tmp_path / "out")
+
+
+def test_data_missing_tokenizer_dir(tmp_path, capsys):
+    cfg = _data_config(tmp_path)
+    _fails_cleanly(capsys, ["data", "--config", cfg, "--out", str(tmp_path / "out"), "--tokenizer", str(tmp_path / "tok")],
+                   "--tokenizer", tmp_path / "out")
+
+
+def test_tokenizer_missing_input(tmp_path, capsys):
+    _fails_cleanly(capsys, ["tokenizer", "--input", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "tok")],
+                   "--input", tmp_path / "tok")
+
+
+def test_export_missing_or_empty_checkpoint(tmp_path, capsys):
+    _fails_cleanly(capsys, ["export", "--ckpt", str(tmp_path / "run"), "--out", str(tmp_path / "hf")], "--ckpt", tmp_path / "hf")
+    (tmp_path / "empty_run").mkdir()
+    _fails_cleanly(capsys, ["export", "--ckpt", str(tmp_path / "empty_run"), "--out", str(tmp_path / "hf")],
+                   "--ckpt", tmp_path / "hf")
+
+
+def test_export_missing_tokenizer(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    _fails_cleanly(capsys, ["export", "--ckpt", str(tmp_path / "run"), "--tokenizer", str(tmp_path / "tok"),
+                            "--out", str(tmp_path / "hf")], "--tokenizer", tmp_path / "hf")
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--model_overrides", '{"hidden_size": 66, "n_heads": 6, "n_kv_heads": 2}'], "'model_overrides'"),  # head_dim 11
+    (["--model_overrides", '{"hidden_size": 64, "n_heads": 5}'], "'model_overrides'"),
+    (["--model_overrides", '{"n_layerz": 3}'], "'model_overrides'"),
+    (["--seq_len", "100000"], "'seq_len'"),
+])
+def test_pretrain_shapes_the_model_cannot_run(tmp_path, capsys, tiny_corpus, flags, needle):
+    _fails_cleanly(capsys, ["pretrain", "--data", str(tiny_corpus), "--out", str(tmp_path / "run"), *flags],
+                   needle, tmp_path / "run")
+
+
+def test_pretrain_cuda_without_cuda(tmp_path, capsys, tiny_corpus):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    _fails_cleanly(capsys, ["pretrain", "--data", str(tiny_corpus), "--out", str(tmp_path / "run"), "--device", "cuda"],
+                   "'device'", tmp_path / "run")
+
+
+def test_pretrain_missing_data_writes_nothing(tmp_path, capsys):
+    _fails_cleanly(capsys, ["pretrain", "--data", str(tmp_path / "nodata"), "--out", str(tmp_path / "run")],
+                   "'data'", tmp_path / "run")
+
+
+def test_run_shorter_than_the_default_warmup_just_runs(tmp_path, tiny_corpus):
+    from reference_model.configio import build
+    from reference_model.train.config import TrainConfig
+    from reference_model.train.pretrain import pretrain
+
+    cfg = build(TrainConfig, {"data": str(tiny_corpus), "out": str(tmp_path / "run"), "max_steps": 3, "seq_len": 32,
+                              "micro_batch": 2, "progress": False, "plot": False, "threads": 1})
+    assert cfg.warmup_steps == 3
+    assert pretrain(cfg)["steps"] == 3
+    assert build(TrainConfig, {"data": "d", "max_steps": 500}).warmup_steps == 10  # longer runs: unchanged default
