@@ -90,6 +90,15 @@ def _jsonl(path: Path, rows: list[dict]) -> str:
     return str(path)
 
 
+def recorded_texts(path: Path) -> dict:
+    """A recording of ``prompts_vs_peers.py --record``: per case, per sample id, the peer's texts;
+    also ``rows`` (the fixture) and ``versions``."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cases = {name: {i: [start + rest for rest in tails] for i, (start, tails) in texts.items()}
+             for name, texts in data.items() if name not in ("rows", "versions")}
+    return {**cases, "rows": data["rows"], "versions": data["versions"]}
+
+
 # -- compass --------------------------------------------------------------------------------------
 @dataclass
 class CompassSide:

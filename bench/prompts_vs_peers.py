@@ -41,6 +41,7 @@ from peer_fixture import (
     build_rows,
     compass_prompts,
     read_lm_eval,
+    recorded_texts,
     run_lm_eval,
     write_compass_layout,
     write_lm_eval_tasks,
@@ -208,13 +209,31 @@ def main(argv=None) -> int:
               "command": "python bench/prompts_vs_peers.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     (work / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     if args.record:
-        recorded = {"lm_eval": lm_versions["lm_eval"], "opencompass": oc_version, "rows": rows,
-                    "prompts": {c.name: peers[c.name] for c in CASES}}
-        args.record.parent.mkdir(parents=True, exist_ok=True)
-        args.record.write_text(json.dumps(recorded, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        record(args.record, {"lm_eval": lm_versions["lm_eval"], "opencompass": oc_version}, rows, peers)
     if args.write_docs:
         write_docs(REPO / "docs" / "benchmarks.md", report)
     return 0 if all(_all_same(r) for r in results) else 1
+
+
+def record(path: Path, versions: dict, rows: dict, peers: dict) -> None:
+    """The fixture rows and the peers' prompts, one sample a line; a sample's texts (one per choice)
+    as their common start and each one's rest (``peer_fixture.recorded_texts`` reads them back)."""
+    lines = [f'"versions": {json.dumps(versions)}', f'"rows": {json.dumps(rows, ensure_ascii=False)}']
+    for case in CASES:
+        texts = peers[case.name]
+        body = ",\n".join(f"  {json.dumps(i)}: {json.dumps(_split(texts[i]), ensure_ascii=False)}" for i in texts)
+        lines.append(f'"{case.name}": {{\n{body}\n}}')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+    assert all(recorded_texts(path)[c.name] == peers[c.name] for c in CASES)
+
+
+def _split(texts: list[str]) -> list:
+    start = texts[0]
+    for text in texts[1:]:
+        while not text.startswith(start):  # the choices differ at the end: few steps
+            start = start[:-1]
+    return [start, [t[len(start):] for t in texts]]
 
 
 def _all_same(r: dict) -> bool:
