@@ -5,6 +5,9 @@
     refmodel pretrain  --config train.json [--KEY VALUE]   single process or under torchrun
     refmodel export    --ckpt RUN_OR_CKPT --out DIR        Hugging Face LlamaForCausalLM
     refmodel demo      --out DIR                           the whole chain, small, on CPU
+    refmodel sft       --init CKPT --data DIR [--KEY VALUE] supervised fine-tuning on chat conversations
+    refmodel prefer    --init CKPT --data DIR [--KEY VALUE] DPO against a frozen reference
+    refmodel serve     CKPT --host 127.0.0.1 --port N       OpenAI-compatible server, continuous batching
 
 Configuration problems exit with status 2 and one line naming the key.
 """
@@ -17,8 +20,6 @@ import sys
 from pathlib import Path
 
 from .configio import ConfigError
-
-NOT_YET = ("sft", "prefer", "serve")
 
 
 def _need(path: str | None, flag: str, file: str = "") -> None:
@@ -136,15 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int, default=0)
     m.set_defaults(fn=_cmd_demo)
 
-    for name in NOT_YET:
-        s = sub.add_parser(name, help="not implemented yet")
-        s.set_defaults(fn=lambda args: _not_yet(args.command))
+    from .serve.cli import add_serve_parser
+    from .train.tune_cli import add_tune_parsers
+
+    add_tune_parsers(sub)
+    add_serve_parser(sub)
     return p
-
-
-def _not_yet(name: str) -> int:
-    print(f"refmodel {name}: not implemented yet", file=sys.stderr)
-    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Instruction and preference data for SFT and DPO (generated, with held-out splits)."""

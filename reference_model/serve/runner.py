@@ -1,0 +1,108 @@
+"""One forward step of the training model over a mixed batch, with a paged KV cache.
+
+The step's tokens (every scheduled sequence's chunk, concatenated) go through the per-token work
+(norms, projections, MLP) as one (T, hidden) matrix: this is what batching buys. Keys and values
+are written into the cache slots of their sequence's blocks; attention then reads each sequence's
+cache: decoding sequences (one query each) together, their block tables padded and masked;
+each prefill chunk on its own (a chunk starting at position 0 attends to its own keys only).
+Logits are computed only for the rows the engine asks for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+
+from ..model import Block, Transformer, apply_rope, rope_cache
+
+
+@dataclass
+class Prefill:
+    row: int    # first row of the chunk in the step's token matrix
+    count: int  # tokens in the chunk
+    start: int  # position of its first token
+    table: torch.Tensor  # the sequence's block ids (long)
+
+
+@dataclass
+class StepInput:
+    tokens: torch.Tensor      # (T,) long
+    positions: torch.Tensor   # (T,) long
+    slots: torch.Tensor       # (T,) cache slot of each token: block * block_size + offset
+    decode_rows: torch.Tensor  # (B,) rows of the decoding sequences' tokens
+    decode_tables: torch.Tensor  # (B, max_blocks) padded block tables
+    decode_lens: torch.Tensor  # (B,) tokens in cache after this step (keys to attend to)
+    prefills: list[Prefill]
+    logit_rows: torch.Tensor  # rows whose logits come back
+
+
+class ModelRunner:
+    def __init__(self, model: Transformer, n_blocks: int, block_size: int, max_model_len: int):
+        self.model = model.eval()
+        cfg = model.cfg
+        self.cfg, self.n_blocks, self.block_size = cfg, n_blocks, block_size
+        dtype = next(model.parameters()).dtype
+        shape = (cfg.n_layers, n_blocks * block_size, cfg.n_kv_heads, cfg.head_dim)
+        self.k_cache = torch.zeros(shape, dtype=dtype)
+        self.v_cache = torch.zeros(shape, dtype=dtype)
+        cos, sin = rope_cache(cfg, max_model_len)
+        self.cos, self.sin = cos.to(dtype), sin.to(dtype)
+
+    def cache_bytes(self) -> int:
+        return 2 * self.k_cache.numel() * self.k_cache.element_size()
+
+    @torch.inference_mode()
+    def forward(self, inp: StepInput) -> torch.Tensor:
+        m, cfg = self.model, self.cfg
+        cos, sin = self.cos[inp.positions].unsqueeze(1), self.sin[inp.positions].unsqueeze(1)
+        h = m.tok_embeddings(inp.tokens)
+        for layer_index, layer in enumerate(cast(list[Block], m.layers)):
+            attn = layer.attention
+            x = layer.attention_norm(h)
+            qkv = attn.wqkv(x).view(-1, attn.n_kv, attn.n_rep + 2, attn.hd)
+            q = apply_rope(qkv[:, :, : attn.n_rep].reshape(-1, cfg.n_heads, attn.hd), cos, sin)
+            k = apply_rope(qkv[:, :, -2], cos, sin)
+            v = qkv[:, :, -1]
+            k_cache, v_cache = self.k_cache[layer_index], self.v_cache[layer_index]
+            k_cache.index_copy_(0, inp.slots, k)
+            v_cache.index_copy_(0, inp.slots, v)
+            out = torch.empty_like(q)
+            if len(inp.decode_rows):
+                out[inp.decode_rows] = self._decode_attention(q[inp.decode_rows], k_cache, v_cache, inp)
+            for p in inp.prefills:
+                rows = slice(p.row, p.row + p.count)
+                out[rows] = self._prefill_attention(q[rows], k[rows], v[rows], k_cache, v_cache, p)
+            h = h + attn.wo(out.reshape(-1, cfg.n_heads * attn.hd))
+            h = h + layer.feed_forward(layer.ffn_norm(h))
+        return m.output(m.norm(h[inp.logit_rows]))
+
+    def _paged(self, cache: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+        """(B, n_kv, blocks * block_size, head_dim) view-copy of the tables' blocks."""
+        b, nb = tables.shape
+        blocks = cache.view(self.n_blocks, self.block_size, self.cfg.n_kv_heads, self.cfg.head_dim)[tables]
+        return blocks.view(b, nb * self.block_size, self.cfg.n_kv_heads, self.cfg.head_dim).transpose(1, 2)
+
+    def _decode_attention(self, q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+                          inp: StepInput) -> torch.Tensor:
+        keys, values = self._paged(k_cache, inp.decode_tables), self._paged(v_cache, inp.decode_tables)
+        mask = torch.arange(keys.shape[2]).unsqueeze(0) < inp.decode_lens.unsqueeze(1)  # (B, L)
+        out = F.scaled_dot_product_attention(q.unsqueeze(2), keys, values, attn_mask=mask[:, None, None, :],
+                                             enable_gqa=True)
+        return out.squeeze(2)
+
+    def _prefill_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor,
+                           v_cache: torch.Tensor, p: Prefill) -> torch.Tensor:
+        q4 = q.transpose(0, 1).unsqueeze(0)  # (1, heads, count, head_dim)
+        if p.start == 0:
+            out = F.scaled_dot_product_attention(q4, k.transpose(0, 1).unsqueeze(0), v.transpose(0, 1).unsqueeze(0),
+                                                 is_causal=True, enable_gqa=True)
+        else:
+            total = p.start + p.count
+            table = p.table[: -(-total // self.block_size)].unsqueeze(0)
+            keys = self._paged(k_cache, table)[:, :, :total]
+            values = self._paged(v_cache, table)[:, :, :total]
+            mask = torch.arange(total).unsqueeze(0) <= (p.start + torch.arange(p.count)).unsqueeze(1)
+            out = F.scaled_dot_product_attention(q4, keys, values, attn_mask=mask[None, None], enable_gqa=True)
+        return out.squeeze(0).transpose(0, 1)
