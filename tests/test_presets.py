@@ -67,6 +67,9 @@ def test_result_names_the_preset_and_the_gate_refuses_other_prompts(recording, t
     assert result.prompt_hash == _hash(lm_eval_prompts)  # the hash of lm-eval's own prompts
     suite = result_of(runs["suite"], "tiny", "gsm8k")
     assert suite.prompt_preset is None and suite.prompt_hash not in ("", result.prompt_hash)
+    for run, preset, digest in ((runs["lmeval"], "lm-eval", result.prompt_hash), (runs["suite"], "none", suite.prompt_hash)):
+        report = (run / "summary" / "summary.html").read_text()  # the provenance table names both
+        assert f"<td>{preset}</td><td><code>{digest}</code></td>" in report
 
     gate = ["gate", "--baseline", str(runs["suite"]), "--candidate", str(runs["lmeval"])]
     proc = compass(*gate, cwd=tmp_path)

@@ -107,7 +107,8 @@ def _metadata(columns: list[Column], datasets: list[str]) -> dict:
                 r = records.read_record(path, Result)
                 results.append({"model": column.name, "dataset": ds, "config_hash": r.config_hash,
                                 "model_path": r.model_path, "dataset_path": r.dataset_path, "n": r.n,
-                                "timing": r.timing})
+                                "timing": r.timing, "prompt_preset": r.prompt_preset or "none",
+                                "prompt_hash": r.prompt_hash or "-"})
     return {"history": history, "results": results, "merged": len(runs) > 1}
 
 
