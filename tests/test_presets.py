@@ -20,7 +20,7 @@ from compass.tasks.evaluate import prompt_hash
 from helpers import REPO, compass, result_of, write_config
 
 sys.path.insert(0, str(REPO / "bench"))
-from peer_fixture import CASES, KNOWN_DIFFERENCES, compass_prompts, recorded_texts, write_compass_layout
+from peer_fixture import CASES, KNOWN_DIFFERENCES, Case, compass_prompts, recorded_texts, write_compass_layout
 
 RECORDING = REPO / "tests" / "data" / "peer_prompts.json"
 
@@ -81,3 +81,31 @@ def test_result_names_the_preset_and_the_gate_refuses_other_prompts(recording, t
     assert proc.returncode in (0, 1) and "gsm8k: prompts differ" in proc.stdout, proc.stderr
     same = compass("gate", "--baseline", str(runs["lmeval"]), "--candidate", str(runs["lmeval"]), cwd=tmp_path)
     assert same.returncode == 0 and "prompts" not in same.stdout, same.stdout + same.stderr
+
+
+def test_opencompass_gsm8k_preset_matches_its_format(tmp_path):
+    """OpenCompass's GSM8K examples are real train rows, so the recording cannot hold that preset (the
+    bench compares it on the official files). Here, on a synthetic train split as long as the real one,
+    the prompt as OpenCompass's sources state it: the dialogue turns joined by "\\n" (HuggingFaceBaseModel's
+    template parser has no meta template), each example's answer without calculator notes and with
+    "#### N" read as "The answer is N", and a newline after each answer."""
+    import json
+    import re
+
+    from compass.synthetic import gsm8k_items
+
+    train, test = gsm8k_items("train", 7473), gsm8k_items("test", 3)
+    for split, rows in (("train", train), ("test", test)):
+        (tmp_path / "gsm8k").mkdir(exist_ok=True)
+        (tmp_path / "gsm8k" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    side = compass_prompts(Case("oc", "datasets_cfg/gsm8k/gsm8k_opencompass_gen.py", "gsm8k", "opencompass"), tmp_path)
+
+    def human(question: str) -> str:
+        return f"Question: {question}\nLet's think step by step\nAnswer:"
+
+    turns = []
+    for i in (7364, 1708, 669, 6724):
+        turns += [human(train[i]["question"]),
+                  re.sub(r"<<[^>]*>>", "", train[i]["answer"]).replace("#### ", "The answer is ") + "\n"]
+    assert side.preset == "opencompass"
+    assert side.prompts == {str(i): "\n".join([*turns, human(row["question"])]) for i, row in enumerate(test)}
