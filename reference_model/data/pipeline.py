@@ -133,7 +133,8 @@ def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
                    "train_tokens": sum(s.n_tokens for s in shards if s.split == "train"),
                    "val_tokens": sum(s.n_tokens for s in shards if s.split == "val")},
         # Contamination checks hash benchmark items the same way and look them up here.
-        "documents": [{"id": d.id, "source": d.source, "sha256": d.sha256, "n_tokens": doc_tokens.get(d.id, 0)}
+        "documents": [{"id": d.id, "source": d.source, "sha256": d.sha256, "n_tokens": doc_tokens.get(d.id, 0),
+                       "quality": d.meta.get("quality"), "quality_reasons": d.meta.get("quality_reasons", [])}
                       for d in docs],
     }
     tmp = out / "manifest.json.tmp"

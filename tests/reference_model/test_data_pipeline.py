@@ -62,6 +62,7 @@ def test_manifest_counts_add_up(tmp_path):
     docs = [json.loads(x) for x in (tmp_path / "out" / "docs.jsonl").read_text().splitlines()]
     assert len(docs) == len(m["documents"]) == m["totals"]["docs"] == stages[4]["n_out"]
     assert {d["id"] for d in docs} == {d["id"] for d in m["documents"]}
+    assert all(0.5 <= d["quality"] <= 1 and isinstance(d["quality_reasons"], list) for d in m["documents"])
     assert sum(d["n_tokens"] for d in m["documents"]) == m["totals"]["tokens"]
     assert sum(s["n_tokens"] for s in m["shards"]) == m["totals"]["tokens"] and len(m["shards"]) > 2
     for s in m["shards"]:
