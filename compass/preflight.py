@@ -18,7 +18,9 @@ from compass.plan import Task
 from compass.prompts.template import PLACEHOLDER
 
 
-def check_model(model: ModelConfig, where: str) -> None:
+def check_model(model: ModelConfig, where: str, max_new: int | None = None) -> None:
+    """The model's weights (or server) can be reached; ``max_new`` (the most tokens any of its datasets
+    asks it to generate) fits in the context it was built for."""
     if model.type == "openai":  # no weights: instead, a quick look that the server answers and takes the key
         from compass.models.openai_api import check_server
 
@@ -31,7 +33,8 @@ def check_model(model: ModelConfig, where: str) -> None:
     if path.exists():
         if not (path / "config.json").is_file():
             raise CompassError(f"{where}.path: {model.path} has no config.json (not a Hugging Face model directory)")
-        check_lengths(model, path / "config.json", where)
+        if max_new is not None:
+            check_lengths(max_new, path / "config.json", where)
         return
     if model.path.startswith((".", "/", "~")) or model.path.count("/") > 1:  # not a hub id (org/name)
         raise CompassError(f"{where}.path: {not_found(model.path)}")
@@ -61,14 +64,14 @@ def check_relative(path: str, config_file: str, where: str) -> None:
                            f"from {Path(config_file).resolve().parent}, or write an absolute path")
 
 
-def check_lengths(model: ModelConfig, config_json: Path, where: str) -> None:
-    """``max_out_len`` and ``max_seq_len`` against the context the model was built for."""
+def check_lengths(max_new: int, config_json: Path, where: str) -> None:
+    """New tokens against the context the model was built for (prompts are cut to fit, answers not)."""
     try:
         context = int(json.loads(config_json.read_text()).get("max_position_embeddings") or 0)
     except (ValueError, OSError, AttributeError):
         return
-    if context and model.max_out_len >= context:
-        raise CompassError(f"{where}.max_out_len: {model.max_out_len} new tokens do not fit in the model's context "
+    if context and max_new >= context:
+        raise CompassError(f"{where}.max_out_len: {max_new} new tokens do not fit in the model's context "
                            f"of {context} tokens (max_position_embeddings in {config_json})")
 
 
@@ -127,8 +130,10 @@ def check(cfg: Config, tasks: list[Task]) -> dict[str, int]:
     models = {t.model.abbr for t in tasks}
     for i, model in enumerate(cfg.models):
         if model.abbr in models:
+            generated = [ds.infer_cfg.inferencer.max_out_len or model.max_out_len for t in tasks
+                         if t.model.abbr == model.abbr for ds in t.datasets if ds.infer_cfg.inferencer.type == "generate"]
             check_relative(model.path, cfg.file, f"{cfg.file}: models[{i}] ({model.abbr})")
-            check_model(model, f"{cfg.file}: models[{i}] ({model.abbr})")
+            check_model(model, f"{cfg.file}: models[{i}] ({model.abbr})", max(generated, default=None))
     needed = {d.abbr for t in tasks for d in t.datasets}
     counts = {}
     for i, ds in enumerate(cfg.datasets):

@@ -41,7 +41,8 @@ class Prediction:
     group: str | None = None  # a stratum such as an MMLU subject: per-group breakdowns
     cluster: str | None = None  # samples that are not independent share one (e.g. a passage id): the gate
     choice_logprobs: list[float] | None = None  # log-likelihood inference: summed log-prob of each choice
-    finish_reason: str | list[str] | None = None  # generation: "stop" or "length", per completion
+    finish_reason: str | list[str] | None = None  # generation, per completion: stop, eos, length (hit max_out_len), unknown
+    completion_tokens: int | list[int] | None = None  # generation, per completion: tokens generated, where known
     batch_s: float | None = None  # wall time of the model call that produced this line (shared by its batch)
     question_at: int | None = None  # prompt[question_at:] is the sample's own part, after any few-shot examples
     schema_version: int = SCHEMA_VERSION

@@ -160,3 +160,8 @@ def backend_recording_rows(model_path: Path, batch_size: int):
 
     backend.model.forward = forward
     return backend, rows
+
+
+def texts(completions) -> list[str]:
+    """The texts of a backend's completions (what most generation tests compare)."""
+    return [c.text for c in completions]

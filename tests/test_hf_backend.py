@@ -9,7 +9,7 @@ from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
 from compass.models.hf import HFCausalLM
 from compass.synthetic import gsm8k_items, mmlu_items
 
-from helpers import backend_recording_rows, direct_logprob
+from helpers import backend_recording_rows, direct_logprob, texts
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_generation_is_batch_invariant_and_stops(backend, tiny_model):
     outs, widest = {}, {}
     for batch_size in (1, 7, 32):
         sized, rows = backend_recording_rows(tiny_model, batch_size)
-        outs[batch_size] = sized.generate([GenerateRequest(p, 16) for p in prompts])
+        outs[batch_size] = texts(sized.generate([GenerateRequest(p, 16) for p in prompts]))
         widest[batch_size] = max(rows)
     assert widest == {1: 1, 7: 7, 32: 9}  # each batch size took effect (9 prompts in all)
     assert outs[1] == outs[7] == outs[32]
@@ -94,7 +94,7 @@ def test_generation_is_batch_invariant_and_stops(backend, tiny_model):
     # Stop strings cut the text: ask to stop at the first character the model produced.
     first = outs[1][0].strip()[:1]
     if first:
-        stopped = backend.generate([GenerateRequest(prompts[0], 16, (first,))])[0]
+        stopped = backend.generate([GenerateRequest(prompts[0], 16, (first,))])[0].text
         assert first not in stopped and outs[1][0].startswith(stopped)
 
 

@@ -15,7 +15,16 @@ from compass.evaluators.postprocess import humaneval_completion
 from compass.schema import from_dict
 from compass.synthetic import humaneval_items, write_humaneval
 
-from helpers import backend_recording_rows, compass, error_line, predictions_of, result_of, scored_of, write_config
+from helpers import (
+    backend_recording_rows,
+    compass,
+    error_line,
+    predictions_of,
+    result_of,
+    scored_of,
+    texts,
+    write_config,
+)
 
 ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    return a + b\n",
        "prompt": ('import math\n\n\ndef add(a: int, b: int) -> int:\n'
@@ -149,25 +158,25 @@ def test_sampling_is_reproducible_across_batch_sizes_order_and_runs(backend, tin
     for batch_size in (1, 5, 32):
         sized, rows = backend_recording_rows(tiny_model, batch_size)
         torch.manual_seed(batch_size)  # the global RNG must not matter
-        outs[batch_size] = sized.generate(requests)
+        outs[batch_size] = texts(sized.generate(requests))
         widest[batch_size] = max(rows)
     assert widest == {1: 1, 5: 5, 32: 12}  # each batch size took effect (4 prompts x 3 samples)
     # Other requests in the batch, and reversed order, leave every completion unchanged.
-    mixed = backend.generate([GenerateRequest(prompts[0][:20], 10, num_samples=2, temperature=1.0, seed=99),
-                              *requests[::-1]])[2:]
-    again = backend.generate(requests)
+    mixed = texts(backend.generate([GenerateRequest(prompts[0][:20], 10, num_samples=2, temperature=1.0, seed=99),
+                                    *requests[::-1]]))[2:]
+    again = texts(backend.generate(requests))
     assert len(outs[1]) == 12 and all(isinstance(t, str) for t in outs[1])
     assert outs[1] == outs[5] == outs[32] == again
     assert [outs[1][3 * i:3 * i + 3] for i in range(4)] == [mixed[3 * i:3 * i + 3] for i in range(4)][::-1]
     # It really samples: completions of one prompt differ, and differ from greedy and other seeds.
     assert any(len(set(outs[1][3 * i:3 * i + 3])) > 1 for i in range(4))
-    greedy = backend.generate([GenerateRequest(p, 10, num_samples=3) for p in prompts])
+    greedy = texts(backend.generate([GenerateRequest(p, 10, num_samples=3) for p in prompts]))
     assert all(len(set(greedy[3 * i:3 * i + 3])) == 1 for i in range(4))  # greedy copies are identical
     assert greedy != outs[1]
-    reseeded = backend.generate([GenerateRequest(p, 10, num_samples=3, temperature=1.0, seed=i + 100)
-                                 for i, p in enumerate(prompts)])
+    reseeded = texts(backend.generate([GenerateRequest(p, 10, num_samples=3, temperature=1.0, seed=i + 100)
+                                       for i, p in enumerate(prompts)]))
     assert reseeded != outs[1]
-    assert backend.generate([GenerateRequest(prompts[0], 10)]) == greedy[:1]  # n=1 greedy unchanged
+    assert texts(backend.generate([GenerateRequest(prompts[0], 10)])) == greedy[:1]  # n=1 greedy unchanged
 
 
 @pytest.mark.parametrize("keys, message", [

@@ -15,7 +15,7 @@ from compass.models import build
 from compass.models.base import GenerateRequest, ScoreRequest
 from compass.schema import from_dict
 
-from helpers import compass, error_line, gsm8k_dataset, write_config
+from helpers import compass, error_line, gsm8k_dataset, texts, write_config
 from judge_server import Flaky, JudgeServer, Reply, by_substring, echo, fixed
 
 KEY_ENV = "COMPASS_TEST_API_KEY"
@@ -30,7 +30,7 @@ def test_generation_chat_and_completions_cut_at_stop_strings():
     with JudgeServer(fixed("first part\n\nsecond part STOP more")) as server:
         chat = build(api_model(server, stop=["STOP"]))
         assert type(chat).__name__ == "OpenAIModel"
-        out = chat.generate([GenerateRequest("Q1", 7, ("\n\n",)), GenerateRequest("Q2", 9)])
+        out = texts(chat.generate([GenerateRequest("Q1", 7, ("\n\n",)), GenerateRequest("Q2", 9)]))
         # The server ignores stop strings here: the client cuts at them (its own and the model's).
         assert out == ["first part", "first part\n\nsecond part "]
         first, second = sorted(server.requests, key=lambda r: r["messages"][0]["content"])  # sent concurrently
@@ -40,15 +40,15 @@ def test_generation_chat_and_completions_cut_at_stop_strings():
 
         plain = build(api_model(server, chat=False))
         many = ("x1", "x2", "x3", "x4", "second")  # the API takes 4 stop strings; the 5th is still cut here
-        assert plain.generate([GenerateRequest("Q3", 5, many)]) == ["first part\n\n"]
+        assert texts(plain.generate([GenerateRequest("Q3", 5, many)])) == ["first part\n\n"]
         assert server.requests[-1]["prompt"] == "Q3" and server.requests[-1]["stop"] == ["x1", "x2", "x3", "x4"]
 
         # Sampling: one request per sample, each with its own seed; greedy asks once for n samples.
-        sampled = chat.generate([GenerateRequest("Q4", 5, num_samples=3, temperature=0.7, seed=11)])
+        sampled = texts(chat.generate([GenerateRequest("Q4", 5, num_samples=3, temperature=0.7, seed=11)]))
         assert len(sampled) == 3 and server.count() == 6
         seeds = [r["seed"] for r in server.requests[-3:]]
         assert len(set(seeds)) == 3 and all(r["temperature"] == 0.7 for r in server.requests[-3:])
-        assert chat.generate([GenerateRequest("Q5", 5, num_samples=2)]) == ["first part\n\nsecond part "] * 2
+        assert texts(chat.generate([GenerateRequest("Q5", 5, num_samples=2)])) == ["first part\n\nsecond part "] * 2
         assert server.count() == 7
 
 
@@ -58,7 +58,7 @@ def test_batch_size_requests_run_concurrently_and_keep_their_order():
 
     with JudgeServer(slow_echo) as server:
         model = build(api_model(server, batch_size=4))
-        out = model.generate([GenerateRequest(f"q{i}", 5) for i in range(8)])
+        out = texts(model.generate([GenerateRequest(f"q{i}", 5) for i in range(8)]))
     assert out == [f"answer to q{i}" for i in range(8)]
     # batch_size requests in flight, never more: each answer takes 0.3 s, so the first four overlap
     # whatever the machine's speed (no bound on the elapsed time, which a busy machine stretches).
@@ -68,7 +68,7 @@ def test_batch_size_requests_run_concurrently_and_keep_their_order():
 def test_retries_with_backoff_after_500_and_429_then_gives_up_in_one_line():
     with JudgeServer(Flaky(echo, failures=2, status=500)) as server:
         start = time.monotonic()
-        assert build(api_model(server, api_retries=3)).generate([GenerateRequest("hi", 5)]) == ["hi"]
+        assert texts(build(api_model(server, api_retries=3)).generate([GenerateRequest("hi", 5)])) == ["hi"]
         assert server.count() == 3 and time.monotonic() - start >= 1.4  # backoff 0.5 s, then 1 s
 
     state = {"n": 0}
@@ -78,12 +78,12 @@ def test_retries_with_backoff_after_500_and_429_then_gives_up_in_one_line():
         return Reply("slow down", status=429, headers={"Retry-After": "0"}) if state["n"] == 1 else prompt
 
     with JudgeServer(rate_limited) as server:
-        assert build(api_model(server)).generate([GenerateRequest("hi", 5)]) == ["hi"]
+        assert texts(build(api_model(server)).generate([GenerateRequest("hi", 5)])) == ["hi"]
         assert server.count() == 2
 
     with JudgeServer(Flaky(echo, failures=5, status=503)) as server:
         with pytest.raises(TransientError) as err:  # may pass later: the runner retries the task (exit 1)
-            build(api_model(server, api_retries=1)).generate([GenerateRequest("hi", 5)])
+            texts(build(api_model(server, api_retries=1)).generate([GenerateRequest("hi", 5)]))
     message = str(err.value)
     assert "\n" not in message and server.url in message and "HTTP 503" in message and "2 attempt(s)" in message
     assert server.count() == 2
@@ -98,32 +98,32 @@ def test_a_timed_out_request_is_retried():
 
     with JudgeServer(first_is_slow) as server:
         model = build(api_model(server, api_timeout_s=0.5, api_retries=2))
-        assert model.generate([GenerateRequest("hi", 5)]) == ["hi"]
+        assert texts(model.generate([GenerateRequest("hi", 5)])) == ["hi"]
         assert server.count() == 2
 
     with JudgeServer(lambda p, b: Reply(p, delay_s=2.0)) as server:
         with pytest.raises(TransientError, match=r"no answer from /chat/completions within 0.3 s$"):
-            build(api_model(server, api_timeout_s=0.3, api_retries=0)).generate([GenerateRequest("hi", 5)])
+            texts(build(api_model(server, api_timeout_s=0.3, api_retries=0)).generate([GenerateRequest("hi", 5)]))
 
 
 def test_unreachable_server_and_bad_key_are_one_line_errors_naming_the_server(monkeypatch):
     dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
     model = build(from_dict(ModelConfig, dict(abbr="api", type="OpenAI", path="m", api_base=dead, api_retries=0), "m"))
     with pytest.raises(TransientError) as unreachable:  # a server still starting up answers later
-        model.generate([GenerateRequest("hi", 5)])
+        texts(model.generate([GenerateRequest("hi", 5)]))
     assert str(unreachable.value).startswith(f"{dead}: cannot reach the server") and "\n" not in str(unreachable.value)
 
     with JudgeServer(echo, key="the-right-key") as server:
         monkeypatch.setenv(KEY_ENV, "sk-wrong-key-1234567890")
         with pytest.raises(CompassError) as err:
-            build(api_model(server)).generate([GenerateRequest("hi", 5)])
+            texts(build(api_model(server)).generate([GenerateRequest("hi", 5)]))
         message = str(err.value)
         assert message == f"{server.url}: authentication failed (HTTP 401): check the key in ${KEY_ENV}"
         monkeypatch.delenv(KEY_ENV)
         with pytest.raises(CompassError, match=rf"HTTP 401\): \${KEY_ENV} is not set"):
-            build(api_model(server)).generate([GenerateRequest("hi", 5)])
+            texts(build(api_model(server)).generate([GenerateRequest("hi", 5)]))
         monkeypatch.setenv(KEY_ENV, "the-right-key")
-        assert build(api_model(server)).generate([GenerateRequest("hi", 5)]) == ["hi"]
+        assert texts(build(api_model(server)).generate([GenerateRequest("hi", 5)])) == ["hi"]
         assert server.count() == 1  # 401s are not retried
 
     # A key value in the config is refused, and the message does not repeat it.

@@ -60,10 +60,13 @@ def test_bad_names_and_absurd_numbers_are_config_errors(tmp_path, mini_data, tin
 
 def test_lengths_beyond_the_models_context_stop_before_any_worker(tmp_path, mini_data, tiny_model):
     context = __import__("json").loads((tiny_model / "config.json").read_text())["max_position_embeddings"]
-    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="m", path=str(tiny_model), max_out_len=context,
-                                                  max_seq_len=context + 100)], [mmlu_dataset(mini_data["mmlu"])])
+    model = dict(abbr="m", path=str(tiny_model), max_out_len=context, max_seq_len=context + 100)
+    cfg = write_config(tmp_path / "cfg.py", [model], [gsm8k_dataset(mini_data["gsm8k"], max_out_len=context)])
     proc = compass("run", str(cfg), cwd=tmp_path)
     assert proc.returncode == 2 and "do not fit in the model's context" in error_line(proc)
+    # Scoring generates nothing: the same model on a multiple-choice set is fine.
+    write_config(tmp_path / "cfg.py", [model], [mmlu_dataset(mini_data["mmlu"], reader_cfg=dict(test_range="[0:2]"))])
+    assert compass("run", str(cfg), cwd=tmp_path).returncode == 0
 
 
 @pytest.mark.parametrize("args,message", [(["--max-workers", "0"], "--max-workers: must be >= 1"),

@@ -55,6 +55,10 @@ class ModelConfig:
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     chat: bool = False
+    system_prompt: str | None = None  # chat models: the system turn before each prompt
+    # Reasoning models: the tags around their thinking, e.g. ["<think>", "</think>"]; the answer is
+    # what follows the closing tag (the raw text stays in the predictions).
+    think_tags: list[str] | None = None
     stop: list[str] = field(default_factory=list)
     model_kwargs: dict = field(default_factory=dict)
     tokenizer_kwargs: dict = field(default_factory=dict)
@@ -79,6 +83,9 @@ class ModelConfig:
         for key in ("max_out_len", "max_seq_len", "batch_size", "max_batch_tokens"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        if self.think_tags is not None and (len(self.think_tags) != 2 or not all(t.strip() for t in self.think_tags)):
+            raise CompassError(f"{where}.think_tags: expected [opening, closing] tags, e.g. ['<think>', '</think>'], "
+                               f"got {self.think_tags}")
         if self.max_out_len >= self.max_seq_len and canonical(self.type, MODELS, MODEL_ALIASES, where) != "openai":
             raise CompassError(f"{where}.max_out_len: {self.max_out_len} new tokens do not fit in max_seq_len "
                                f"{self.max_seq_len} (the model's context) with any prompt")
@@ -315,6 +322,11 @@ class SummarizerCfg:
     dataset_abbrs: list[str] | None = None
     summary_groups: list[SummaryGroup] = field(default_factory=list)
     type: Any = None  # accepted for OpenCompass compatibility; ignored
+    flag_truncated: float = 0.05  # flag a score when more than this share of its completions hit max_out_len
+
+    def validate(self, where: str) -> None:
+        if not 0.0 <= self.flag_truncated <= 1.0:
+            raise CompassError(f"{where}.flag_truncated: must be in [0, 1], got {self.flag_truncated}")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ EVALUATORS: dict[str, Evaluator] = {
     "math_equiv": _math_equiv,
     "needle": needle.needle,
 }
+# Evaluators that judge one answer against gold: with several completions per sample, each is judged
+# on its own and the sample scores the fraction correct (avg@n), with pass@k and maj@n (``repeats.py``).
+PER_COMPLETION = {"accuracy", "numeric_match", "math_equiv"}
 EVALUATOR_ALIASES = {"AccEvaluator": "accuracy", "JudgeSingleEvaluator": "judge_single",
                      "JudgePairwiseEvaluator": "judge_pairwise", "Gsm8kEvaluator": "numeric_match",
                      "NumericMatchEvaluator": "numeric_match", "HumanEvalEvaluator": "code_exec",

@@ -61,6 +61,7 @@ class EvalContext:
     model: str
     dataset: str
     extract: Callable[[str], str]  # the dataset's postprocessor (a judge applies it to a baseline's answers)
+    think_tags: list[str] | None = None  # the model's thinking delimiters: the answer follows the closing one
 
 
 class Evaluator(Protocol):

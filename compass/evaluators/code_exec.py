@@ -9,8 +9,6 @@ details; the metrics are unbiased pass@k with bootstrap 95% intervals over tasks
 """
 from __future__ import annotations
 
-import math
-
 from compass.config import EvaluatorCfg
 from compass.errors import CompassError, TransientError
 from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
@@ -18,23 +16,10 @@ from compass.evaluators.code import CheckSettings, CodeTask, check_completions
 from compass.evaluators.code.check import DEFAULT_TIMEOUT_S
 from compass.evaluators.sandbox import SandboxUnavailable
 from compass.evaluators.sandbox.pool import SANDBOX_FAILURE
-from compass.stats.intervals import bootstrap_mean
+from compass.stats.intervals import bootstrap_mean, pass_at_k
 
 DEFAULT_K = (1, 10)  # reported where every task has at least k completions
 MIN_MEMORY_MB = 64
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased P(at least one of k completions passes), given c passes among n (Chen et al., 2021).
-
-    1 - C(n-c, k) / C(n, k), written as 1 - prod_{i=n-c+1}^{n} (1 - k/i): no huge binomials, no
-    cancellation.
-    """
-    if not (0 <= c <= n and 1 <= k <= n):
-        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
 def _task(answer: Answer) -> CodeTask:

@@ -21,7 +21,7 @@ from compass import records
 from compass.config import EvaluatorCfg, ModelConfig, stable_hash, without
 from compass.errors import CompassError, PartialResults
 from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
-from compass.models.base import GenerateRequest
+from compass.models.base import Completion, GenerateRequest
 from compass.prompts.judge_templates import compile_template
 from compass.records import Judgment, Prediction
 from compass.resume import read_complete
@@ -203,7 +203,8 @@ class JudgmentCache:
             for start in range(0, len(todo), size):
                 batch = todo[start:start + size]
                 try:
-                    texts = judge.generate([GenerateRequest(prompt, self.judge.max_out_len) for _, (_, prompt) in batch])
+                    texts = [_text(c) for c in judge.generate([GenerateRequest(prompt, self.judge.max_out_len)
+                                                               for _, (_, prompt) in batch])]
                 except PartialResults as partial:  # keep the judgments that came back; the rest fail the task
                     done = [(batch[i], _one(v)) for i, v in sorted(partial.done.items())]
                     out.append([Judgment(key, text, sid, prompt) for (key, (sid, prompt)), text in done])
@@ -214,8 +215,12 @@ class JudgmentCache:
         _log_retries(judge)
 
 
-def _one(texts: str | list[str]) -> str:
-    return texts[0] if isinstance(texts, list) else texts
+def _one(completions: object) -> str:
+    return _text(completions[0] if isinstance(completions, list) else completions)
+
+
+def _text(completion: object) -> str:
+    return completion.text if isinstance(completion, Completion) else str(completion)
 
 
 def _log_retries(judge: object) -> None:

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from compass.config import EvalCfg
 from compass.errors import CompassError
-from compass.evaluators import EVALUATORS, POSTPROCESSORS
+from compass.evaluators import EVALUATORS, PER_COMPLETION, POSTPROCESSORS
 from compass.evaluators.base import Answer, EvalContext, Metric, Outcome
+from compass.evaluators.repeats import per_completion
+from compass.evaluators.thinking import split_thinking
 from compass.records import Grid, GroupStat, Prediction, Scored
 from compass.stats.intervals import bootstrap_mean, wilson
 
@@ -28,13 +30,20 @@ def score(predictions: list[Prediction], cfg: EvalCfg, ctx: EvalContext) -> Scor
     where = f"{ctx.model}/{ctx.dataset}"
     if not predictions:
         raise CompassError(f"{where}: no predictions to evaluate (the dataset is empty)")
-    answers = [Answer(p, [ctx.extract(x) for x in p.prediction] if isinstance(p.prediction, list)
-                      else ctx.extract(p.prediction)) for p in predictions]
+    answers, unclosed = [], []
+    for p in predictions:
+        splits = [split_thinking(x, ctx.think_tags) for x in _texts(p)]
+        extracted = [ctx.extract(s.answer) if s.closed else "" for s in splits]  # no answer inside thoughts
+        answers.append(Answer(p, extracted if isinstance(p.prediction, list) else extracted[0]))
+        unclosed.append([not s.closed for s in splits])
     name = cfg.evaluator.type
-    evaluation = EVALUATORS[name](answers, cfg.evaluator, ctx)
+    repeated = any(isinstance(a.extracted, list) for a in answers) and name in PER_COMPLETION
+    evaluation = (per_completion(EVALUATORS[name], answers, cfg.evaluator, ctx) if repeated
+                  else EVALUATORS[name](answers, cfg.evaluator, ctx))
     if len(evaluation.outcomes) != len(answers):
         raise AssertionError(f"evaluator {name} returned {len(evaluation.outcomes)} outcomes for {len(answers)} answers")
-    scored = [_scored(a, o, name, f"{where}: sample {a.prediction.id!r}") for a, o in zip(answers, evaluation.outcomes)]
+    scored = [_scored(a, o, name, f"{where}: sample {a.prediction.id!r}", u)
+              for a, o, u in zip(answers, evaluation.outcomes, unclosed)]
     primary, metric = outcome_metric(scored, where)
     clash = set(evaluation.metrics) & {primary}
     if clash:
@@ -47,16 +56,33 @@ def score(predictions: list[Prediction], cfg: EvalCfg, ctx: EvalContext) -> Scor
     for group, members in sorted(groups.items()):
         _, m = outcome_metric(members, where)
         breakdown[group] = GroupStat(len(members), m.value, list(m.ci95))
-    return Scoring(scored, primary, {primary: metric, **evaluation.metrics}, breakdown, evaluation.grids)
+    extra = {**evaluation.metrics, **truncation(predictions, unclosed)}
+    return Scoring(scored, primary, {primary: metric, **extra}, breakdown, evaluation.grids)
+
+
+def _texts(p: Prediction) -> list[str]:
+    return list(p.prediction) if isinstance(p.prediction, list) else [p.prediction]
+
+
+def truncation(predictions: list[Prediction], unclosed: list[list[bool]]) -> dict[str, Metric]:
+    """``truncated``: the share of generated completions cut by the length cap (or whose thinking never
+    closed), with its Wilson interval; absent when nothing says how completions ended (log-likelihood)."""
+    ended = [(reason, u) for p, us in zip(predictions, unclosed) if p.finish_reason is not None
+             for reason, u in zip(p.finish_reason if isinstance(p.finish_reason, list) else [p.finish_reason], us)]
+    if not ended:
+        return {}
+    k = sum(reason == "length" or u for reason, u in ended)
+    return {"truncated": Metric(k / len(ended), wilson(k, len(ended)))}
 
 
 def extractor(cfg: EvalCfg):
     return POSTPROCESSORS[cfg.pred_postprocessor.type if cfg.pred_postprocessor else "none"]
 
 
-def _scored(answer: Answer, outcome: Outcome, evaluator: str, where: str) -> Scored:
+def _scored(answer: Answer, outcome: Outcome, evaluator: str, where: str, unclosed: list[bool]) -> Scored:
+    details = {**outcome.details, "unclosed_thinking": unclosed} if any(unclosed) else outcome.details
     row = Scored(answer.prediction.id, evaluator, answer.extracted, outcome.correct, outcome.score,
-                 answer.prediction.group, answer.prediction.cluster, outcome.details)
+                 answer.prediction.group, answer.prediction.cluster, details)
     row.validate(where)
     return row
 

@@ -11,7 +11,8 @@ from compass.prompts.template import Prompt
 class Inferred:
     prediction: str | list[str]
     choice_logprobs: list[float] | None = None
-    finish_reason: str | list[str] | None = None
+    finish_reason: str | list[str] | None = None  # per completion: stop, eos, length or unknown
+    completion_tokens: int | list[int] | None = None
 
 
 Item = tuple[Sample, Prompt]

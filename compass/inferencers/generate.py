@@ -4,7 +4,7 @@ from __future__ import annotations
 from compass.config import InferencerCfg
 from compass.errors import PartialResults
 from compass.inferencers.base import Inferred, Item
-from compass.models.base import GenerateRequest, Model, derive_seed
+from compass.models.base import Completion, GenerateRequest, Model, derive_seed
 
 
 def infer(model: Model, items: list[Item], cfg: InferencerCfg, max_out_len: int) -> list[Inferred]:
@@ -15,12 +15,16 @@ def infer(model: Model, items: list[Item], cfg: InferencerCfg, max_out_len: int)
                                 temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(s.id))
                 for s, prompt in items]
     try:
-        texts = model.generate(requests)
+        completions = model.generate(requests)
     except PartialResults as partial:  # done: request index -> its completions
         raise PartialResults({i: _inferred(v if isinstance(v, list) else [v], n) for i, v in partial.done.items()},
                              partial.cause) from partial.cause
-    return [_inferred(texts[k * n:(k + 1) * n], n) for k in range(len(items))]
+    return [_inferred(completions[k * n:(k + 1) * n], n) for k in range(len(items))]
 
 
-def _inferred(texts: list[str], n: int) -> Inferred:
-    return Inferred(texts[0] if n == 1 else list(texts))
+def _inferred(completions: list[Completion], n: int) -> Inferred:
+    texts = [c.text for c in completions]
+    reasons = [c.finish_reason or "unknown" for c in completions]
+    tokens = [c.tokens for c in completions]
+    return Inferred(texts[0] if n == 1 else texts, finish_reason=reasons[0] if n == 1 else reasons,
+                    completion_tokens=tokens[0] if n == 1 else (None if None in tokens else [t or 0 for t in tokens]))

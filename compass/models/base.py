@@ -25,12 +25,21 @@ class GenerateRequest:
     seed: int = 0  # sample j draws from derive_seed(seed, j): the same whatever else is in the batch
 
 
+@dataclass(frozen=True)
+class Completion:
+    """One generated text and why it ended."""
+
+    text: str  # cut before the first stop string
+    finish_reason: str  # "stop" (a stop string), "eos" (the model ended it), "length" (max_out_len reached), "" unknown
+    tokens: int | None = None  # tokens generated, where the backend knows
+
+
 class Model(Protocol):
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         """Summed log-probabilities, one list per request, one value per continuation."""
         ...
 
-    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         """Completions cut before the first stop string: ``num_samples`` per request, request by
         request (one per request by default). Greedy unless ``temperature > 0``."""
         ...

@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from compass.config import ModelConfig
 from compass.errors import CompassError
-from compass.models.base import GenerateRequest, ScoreRequest, derive_seed
+from compass.models.base import Completion, GenerateRequest, ScoreRequest, derive_seed
 from compass.models.hf_generate import SeededSampler, decode, generate_with_hf
 from compass.models.hf_score import Scorer
 from compass.models.memory import halving_on_oom
@@ -71,7 +71,7 @@ class HFCausalLM:
 
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         """``num_samples`` completions per request, request by request. Sample j of a request draws
         from its own generator seeded by (request seed, j), so batch size, batch composition and
         order never change a completion (up to float noise in the logits)."""
@@ -85,7 +85,7 @@ class HFCausalLM:
             req = requests[i]
             sampling = (req.temperature, req.top_p) if req.temperature > 0 else None
             groups.setdefault((req.max_out_len, req.stop + tuple(self.cfg.stop), sampling), []).append((i, j))
-        texts: dict[tuple[int, int], str] = {}
+        texts: dict[tuple[int, int], Completion] = {}
         for (max_new, stop, sampling), members in groups.items():
             start = 0
             while start < len(members):
@@ -108,19 +108,17 @@ class HFCausalLM:
         return {k: v for part in halving_on_oom(batch, run, shrink, "generating") for k, v in part.items()}
 
     def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-                        sampler: SeededSampler | None = None) -> list[str]:
+                        sampler: SeededSampler | None = None) -> list[Completion]:
         keep = max(1, self.cfg.max_seq_len - max_new)
         prompts = [p[-keep:] for p in prompts]
         if self.cfg.generation_kwargs:  # user-chosen generate() options: let transformers run them
-            texts = generate_with_hf(self.model, self.tokenizer, prompts, max_new, stop, sampler,
-                                     self.cfg.generation_kwargs)
+            completions = generate_with_hf(self.model, self.tokenizer, prompts, max_new, stop, sampler,
+                                           self.cfg.generation_kwargs)
         else:
-            texts = decode(self.model, self.tokenizer, prompts, max_new, stop, sampler, self._eos_ids())
+            completions = decode(self.model, self.tokenizer, prompts, max_new, stop, sampler, self._eos_ids())
         self.usage["prompt_tokens"] += sum(map(len, prompts))
-        # What the model wrote, as returned (cut at a stop string): re-encoded, a cheap exact count of it.
-        self.usage["completion_tokens"] += sum(map(len, self.tokenizer(texts, add_special_tokens=False)["input_ids"])) \
-            if texts else 0
-        return texts
+        self.usage["completion_tokens"] += sum(c.tokens or 0 for c in completions)  # generated, stop string included
+        return completions
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id

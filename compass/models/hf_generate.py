@@ -6,7 +6,7 @@ from typing import cast
 import torch
 from transformers import DynamicLayer, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-from compass.models.base import cut_at_stop
+from compass.models.base import Completion, cut_at_stop
 from compass.models.kv_prefix import (
     MIN_SHARED_PREFIX,
     cache_of,
@@ -19,7 +19,7 @@ from compass.models.kv_prefix import (
 
 
 def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-           sampler: SeededSampler | None, eos: set[int]) -> list[str]:
+           sampler: SeededSampler | None, eos: set[int]) -> list[Completion]:
     """Greedy (or seeded-sampling) decoding with a KV cache, where
 
     - a token prefix shared by every prompt (the few-shot examples) runs once, its cache reused;
@@ -57,6 +57,7 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
     window = 2 * max((len(s) for s in stop), default=0) + 4  # tokens enough to hold any stop string
     active = list(range(batch))
     tokens_out: list[list[int]] = [[] for _ in range(batch)]
+    reasons = ["length"] * batch  # a row that never stops ran out of room
     for step in range(max_new):
         scores = logits.float()
         if sampler is not None:
@@ -66,10 +67,12 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
         for row, b in enumerate(active):
             token = int(picked[row])
             if token in eos:
+                reasons[b] = "eos"
                 continue
             tokens_out[b].append(token)
             if stop and any(s in tokenizer.decode(tokens_out[b][-window:], skip_special_tokens=True)
                             for s in stop):
+                reasons[b] = "stop"
                 continue
             keep.append(row)
         if not keep or step == max_new - 1:
@@ -87,7 +90,7 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
         cache, logits = cache_of(out), out.logits[:, -1]
         next_pos = next_pos + 1
     texts = [tokenizer.decode(t, skip_special_tokens=True) for t in tokens_out]
-    return [cut_at_stop(t, stop) for t in texts]
+    return [Completion(cut_at_stop(t, stop), r, len(ids)) for t, r, ids in zip(texts, reasons, tokens_out)]
 
 
 class GrowingLayer(DynamicLayer):
@@ -126,7 +129,7 @@ class GrowingLayer(DynamicLayer):
 
 
 def generate_with_hf(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-                     sampler: SeededSampler | None, generation_kwargs: dict) -> list[str]:
+                     sampler: SeededSampler | None, generation_kwargs: dict) -> list[Completion]:
     device = model.device
     width = max(len(p) for p in prompts)
     pad = tokenizer.pad_token_id
@@ -144,8 +147,21 @@ def generate_with_hf(model, tokenizer, prompts: list[list[int]], max_new: int, s
         do_sample=False, pad_token_id=pad, stopping_criteria=criteria, logits_processor=processors,
         **{"temperature": None, "top_p": None, "top_k": None, **generation_kwargs},
     )
-    texts = tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
-    return [cut_at_stop(t, stop) for t in texts]
+    new = generated[:, width:].tolist()
+    texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+    eos, pad_id = set(_ids(model.generation_config.eos_token_id)), pad
+    completions = []
+    for ids, text in zip(new, texts):
+        while ids and ids[-1] == pad_id and pad_id not in eos:  # right padding of rows that ended early
+            ids = ids[:-1]
+        cut = cut_at_stop(text, stop)
+        reason = "stop" if cut != text else "eos" if ids and ids[-1] in eos else "length" if len(ids) >= max_new else "eos"
+        completions.append(Completion(cut, reason, len(ids)))
+    return completions
+
+
+def _ids(value) -> list[int]:
+    return [value] if isinstance(value, int) else list(value or [])
 
 
 class SeededSampler(LogitsProcessor):

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from compass.config import ModelConfig
 from compass.errors import CompassError, PartialResults
-from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
+from compass.models.base import Completion, GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
 from compass.models.openai_align import continuation_logprobs, prompts_for
 from compass.models.openai_transport import BadAnswer, Transport, check_server, server_message
 
@@ -54,7 +54,7 @@ class OpenAIModel:
         self._refused = (openai.BadRequestError, openai.UnprocessableEntityError)
 
     # -- generation ---------------------------------------------------------------------------
-    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         """``num_samples`` completions per request, request by request; a greedy request (or two equal
         ones) is sent once.
 
@@ -66,7 +66,7 @@ class OpenAIModel:
                                   for j in range(req.num_samples if req.temperature > 0 else 1)))
         finished, failure = self._run_all(lambda job: self._generate_one(*job), jobs)
         texts = {jobs[k]: text for k, text in finished.items()}
-        done: dict[int, list[str]] = {}
+        done: dict[int, list[Completion]] = {}
         for i, req in enumerate(requests):
             keys = [(req, j if req.temperature > 0 else 0) for j in range(req.num_samples)]
             if all(key in texts for key in keys):
@@ -75,7 +75,7 @@ class OpenAIModel:
             return [text for i in range(len(requests)) for text in done[i]]
         raise PartialResults(done, failure) if done else failure
 
-    def _generate_one(self, req: GenerateRequest, j: int) -> str:
+    def _generate_one(self, req: GenerateRequest, j: int) -> Completion:
         stop = tuple(dict.fromkeys(req.stop + tuple(self.cfg.stop)))
         params: dict = {"model": self.cfg.path, "max_tokens": req.max_out_len, "temperature": req.temperature}
         if stop:
@@ -85,11 +85,12 @@ class OpenAIModel:
         params.update(self.cfg.generation_kwargs)
         if self.cfg.chat:
             params["messages"] = [{"role": "user", "content": req.prompt}]
-            text = self.transport.call("/chat/completions", params, _chat_text)
+            text, reason, tokens = self.transport.call("/chat/completions", params, _chat_text)
         else:
             params["prompt"] = req.prompt
-            text = self.transport.call("/completions", params, _completion_text)
-        return cut_at_stop(text, stop)
+            text, reason, tokens = self.transport.call("/completions", params, _completion_text)
+        cut = cut_at_stop(text, stop)
+        return Completion(cut, "stop" if cut != text else reason, tokens)
 
     # -- log-likelihood -----------------------------------------------------------------------
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
@@ -170,23 +171,33 @@ class OpenAIModel:
         return done, failure
 
 
-def _completion_text(answer: dict) -> str:
-    text = _first_choice(answer).get("text")
+def _finish(choice: dict, answer: dict) -> tuple[str, int | None]:
+    """The server's finish reason in our words ("stop" covers both its stop strings and EOS there),
+    and the completion's token count from ``usage`` (one choice per request)."""
+    reason = {"stop": "stop", "length": "length", "eos": "eos"}.get(str(choice.get("finish_reason")), "")
+    usage = answer.get("usage")
+    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    return reason, tokens if isinstance(tokens, int) else None
+
+
+def _completion_text(answer: dict) -> tuple[str, str, int | None]:
+    choice = _first_choice(answer)
+    text = choice.get("text")
     if not isinstance(text, str):
         raise BadAnswer("the first choice holds no text")
-    return text
+    return (text, *_finish(choice, answer))
 
 
-def _chat_text(answer: dict) -> str:
+def _chat_text(answer: dict) -> tuple[str, str, int | None]:
     choice = _first_choice(answer)
     message = choice.get("message")
     if not isinstance(message, dict):
         raise BadAnswer("the first choice holds no message")
     content = message.get("content")
     if isinstance(content, str):
-        return content
+        return (content, *_finish(choice, answer))
     if content is None and choice.get("finish_reason") in FINISHED:
-        return ""  # e.g. a reasoning model that spent max_tokens before answering: a real, empty answer
+        return ("", *_finish(choice, answer))  # e.g. a reasoning model that spent max_tokens: a real, empty answer
     raise BadAnswer("the first choice's message holds no content")
 
 

@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 
 from compass.config import ModelConfig
 from compass.errors import CompassError
-from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
+from compass.models.base import Completion, GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
 from compass.models.tokens import PromptEncoder
 
 
@@ -43,7 +43,7 @@ class VLLMCausalLM:
         ])
         return [[next(values) for _ in conts] for conts in continuations]
 
-    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         prompts, params = [], []
         for req, ids in zip(requests, self.encoder.encode([self.encoder.format(r.prompt) for r in requests])):
             ids = ids[-max(1, self.cfg.max_seq_len - req.max_out_len):]  # room for the answer
@@ -55,4 +55,14 @@ class VLLMCausalLM:
                                            **self.cfg.generation_kwargs))
                 prompts.append((self._prompt(ids), tuple(stop)))
         outputs = self.llm.generate([p for p, _ in prompts], params, use_tqdm=False)
-        return [cut_at_stop(out.outputs[0].text, stop) for (_, stop), out in zip(prompts, outputs)]
+        return [_completion(out.outputs[0], stop) for (_, stop), out in zip(prompts, outputs)]
+
+
+def _completion(output, stop: tuple[str, ...]) -> Completion:
+    """vLLM's output as ours: its "stop" covers stop strings and EOS (a stop string leaves stop_reason set)."""
+    text = cut_at_stop(output.text, stop)
+    reason = getattr(output, "finish_reason", None)
+    if reason == "stop":
+        reason = "stop" if text != output.text or getattr(output, "stop_reason", None) is not None else "eos"
+    tokens = getattr(output, "token_ids", None)
+    return Completion(text, reason if reason in ("stop", "eos", "length") else "", len(tokens) if tokens is not None else None)

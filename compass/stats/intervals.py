@@ -29,3 +29,16 @@ def bootstrap_mean(values, *, resamples: int = 2000, seed: int = 0) -> tuple[flo
     means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return (float(lo), float(hi))
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased P(at least one of k completions passes), given c passes among n (Chen et al., 2021).
+
+    1 - C(n-c, k) / C(n, k), written as 1 - prod_{i=n-c+1}^{n} (1 - k/i): no huge binomials, no
+    cancellation.
+    """
+    if not (0 <= c <= n and 1 <= k <= n):
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))

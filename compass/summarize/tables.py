@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from compass import records
 from compass.config import SummarizerCfg
@@ -19,9 +19,11 @@ class Cell:
     lo: float
     hi: float
     n: int
+    truncated: float | None = None  # share of completions cut at max_out_len, when over the summarizer's flag
 
     def text(self) -> str:
-        return f"{100 * self.value:.2f} [{100 * self.lo:.1f}, {100 * self.hi:.1f}]"
+        flag = " (!)" if self.truncated is not None else ""
+        return f"{100 * self.value:.2f} [{100 * self.lo:.1f}, {100 * self.hi:.1f}]{flag}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Column:
 class Table:
     columns: list[Column]
     rows: list[tuple[str, str, dict[str, Cell | None]]]  # (dataset or group, metric, column name -> cell)
+    notes: list[str] = field(default_factory=list)  # what a flag (!) in a cell means, one line each
 
     @property
     def models(self) -> list[str]:
@@ -57,6 +60,7 @@ def _group_cell(cells: list[Cell], weights: list[float]) -> Cell:
 def collect(columns: list[Column], datasets: list[str], summarizer: SummarizerCfg) -> Table:
     cells: dict[tuple[str, str], Cell] = {}
     metric_names: dict[str, str] = {}
+    notes: list[str] = []
     models = [c.name for c in columns]
     for column in columns:
         model = column.name
@@ -66,7 +70,12 @@ def collect(columns: list[Column], datasets: list[str], summarizer: SummarizerCf
                 r = records.read_record(path, Result)
                 metric_names.setdefault(ds, r.primary)
                 lo, hi = r.ci95[r.primary]
-                cells[(ds, model)] = Cell(r.metrics[r.primary], lo, hi, r.n)
+                cut = r.metrics.get("truncated")
+                flagged = cut if cut is not None and cut > summarizer.flag_truncated else None
+                cells[(ds, model)] = Cell(r.metrics[r.primary], lo, hi, r.n, flagged)
+                if flagged is not None:
+                    notes.append(f"(!) {model} on {ds}: {100 * flagged:.1f}% of completions hit max_out_len "
+                                 f"(truncated), above the {100 * summarizer.flag_truncated:g}% flag")
     order = summarizer.dataset_abbrs or datasets
     rows = [(ds, metric_names.get(ds, "accuracy"), {m: cells.get((ds, m)) for m in models})
             for ds in order if ds in datasets]
@@ -77,7 +86,7 @@ def collect(columns: list[Column], datasets: list[str], summarizer: SummarizerCf
             members = [cells.get((s, m)) for s in group.subsets]
             row[m] = _group_cell(members, weights) if all(members) else None  # type: ignore[arg-type]
         rows.append((group.name, "average" if not group.weights else "weighted average", row))
-    return Table(columns, rows)
+    return Table(columns, rows, notes)
 
 
 def _grid(table: Table) -> list[list[str]]:
@@ -92,14 +101,15 @@ def to_text(table: Table) -> str:
     widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in grid]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + (["", *table.notes] if table.notes else [])) + "\n"
 
 
 def to_markdown(table: Table) -> str:
     grid = _grid(table)
     lines = ["| " + " | ".join(grid[0]) + " |", "|" + "|".join("---" for _ in grid[0]) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in grid[1:]]
-    return "\n".join(lines) + "\n\nScores are accuracy in %, with 95% confidence intervals in brackets.\n"
+    notes = "".join(f"\n{note}\n" for note in table.notes)
+    return "\n".join(lines) + "\n\nScores are accuracy in %, with 95% confidence intervals in brackets.\n" + notes
 
 
 def to_csv(table: Table) -> str:

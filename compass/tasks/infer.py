@@ -124,8 +124,8 @@ def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model
 def _prediction(item: Item, inferred: Inferred, infer_hash_: str, seconds: float) -> Prediction:
     sample, prompt = item
     return Prediction(sample.id, infer_hash_, prompt.text, inferred.prediction, sample.gold, sample.group,
-                      sample.cluster, inferred.choice_logprobs, inferred.finish_reason, round(seconds, 4),
-                      question_at=prompt.question_at or None)
+                      sample.cluster, inferred.choice_logprobs, inferred.finish_reason,
+                      inferred.completion_tokens, round(seconds, 4), question_at=prompt.question_at or None)
 
 
 def _counters(model: Model) -> Counter:

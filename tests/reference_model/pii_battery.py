@@ -170,6 +170,8 @@ def look_alikes() -> list[str]:
         "Port 8080 on localhost:8080.", "Listen on :443 and :80.", "C:\\Users\\jane\\file.txt",
         "Chapter 1.2.3.4 and 1.2.3.5 cover it.", "The temperature was 21.5 \u00b0C.",
         "Use --seq_len 256 --micro_batch 16.", "Array shape (16, 256, 1024).", "Score 98.76 \u00b1 0.12.",
+        # found in the demo corpus (stdlib doctests) after the battery was written
+        ">>> ExtendedContext.quantize(Decimal('+35236450.6'), Decimal('1e-2'))",
     ]
 
 

@@ -1,0 +1,43 @@
+"""Several completions per sample (``num_samples`` > 1): each judged on its own by an evaluator made
+for one answer, then folded back per sample.
+
+A sample's ``score`` is the fraction of its completions judged correct (avg@n), so the primary
+metric's interval, a bootstrap over samples, is clustered by question: completions of one question
+are not independent. ``pass@k`` is the unbiased estimator (Chen et al., 2021) and ``maj@n`` scores the
+most frequent extracted answer (ties: the earliest), each with a bootstrap interval over samples."""
+from __future__ import annotations
+
+from collections import Counter
+
+from compass.config import EvaluatorCfg
+from compass.evaluators.base import Answer, EvalContext, Evaluation, Evaluator, Metric, Outcome
+from compass.stats.intervals import bootstrap_mean, pass_at_k
+
+
+def per_completion(evaluator: Evaluator, answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
+    expanded, owners = [], []
+    for i, a in enumerate(answers):
+        for extracted in a.extracted if isinstance(a.extracted, list) else [a.extracted]:
+            expanded.append(Answer(a.prediction, extracted))
+            owners.append(i)
+    inner = evaluator(expanded, cfg, ctx)
+    verdicts: list[list[bool]] = [[] for _ in answers]
+    for owner, outcome in zip(owners, inner.outcomes):
+        verdicts[owner].append(bool(outcome.correct) if outcome.correct is not None else (outcome.score or 0.0) >= 1.0)
+    outcomes = [Outcome(score=sum(v) / len(v) if v else 0.0, details={"correct": v}) for v in verdicts]
+    n = min((len(v) for v in verdicts), default=0)
+    metrics = {}
+    for k in sorted({1, n} - {0}):
+        values = [pass_at_k(len(v), sum(v), k) for v in verdicts]
+        metrics[f"pass@{k}"] = Metric(sum(values) / len(values), bootstrap_mean(values))
+    majority = [_majority(a, v) for a, v in zip(answers, verdicts)]
+    metrics[f"maj@{n}"] = Metric(sum(majority) / len(majority), bootstrap_mean(majority))
+    return Evaluation(outcomes, metrics, inner.grids)
+
+
+def _majority(answer: Answer, verdicts: list[bool]) -> float:
+    extracted = answer.extracted if isinstance(answer.extracted, list) else [answer.extracted]
+    counts = Counter(e.strip() for e in extracted)
+    top = max(counts.values())
+    winner = next(e for e in extracted if counts[e.strip()] == top)  # ties: the earliest completion's answer
+    return float(verdicts[extracted.index(winner)])

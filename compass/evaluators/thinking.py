@@ -1,0 +1,27 @@
+"""Reasoning models think before they answer: the answer is what follows the thinking block, and a
+block that never closes holds no answer at all (the model ran out of room), never a parse of its
+thoughts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Split:
+    thinking: str
+    answer: str
+    closed: bool  # False: the thinking never ended, so there is no answer
+
+
+def split_thinking(text: str, tags: list[str] | None) -> Split:
+    """``text`` cut at the last closing tag; with no tags configured, all of it is the answer. A text
+    that opens a block without closing it has no answer; one with neither tag is all answer."""
+    if not tags:
+        return Split("", text, True)
+    opening, closing = tags
+    end = text.rfind(closing)
+    if end >= 0:
+        return Split(text[:end].replace(opening, "", 1).strip(), text[end + len(closing):].strip(), True)
+    if opening in text:
+        return Split(text.split(opening, 1)[1].strip(), "", False)
+    return Split("", text, True)

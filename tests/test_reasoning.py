@@ -1,0 +1,128 @@
+"""Evaluating generation honestly: truncation counted and flagged, thinking kept out of the answer,
+and repeated samples scored with intervals clustered by question."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from compass.config import EvalCfg, EvaluatorCfg
+from compass.config.schema import ComponentCfg
+from compass.evaluators.thinking import split_thinking
+from compass.stats.intervals import bootstrap_mean, pass_at_k, wilson
+
+from helpers import REPO, compass, gsm8k_dataset, predictions_of, result_of, score_rows, scored_of, write_config
+from judge_server import JudgeServer
+
+
+def test_truncation_is_counted_from_the_predictions_and_flagged(tmp_path):
+    """The reference model with a small max_out_len: some answers end, some are cut."""
+    model = dict(abbr="ref", path=str(REPO / "examples" / "assets" / "reference-demo"), batch_size=8, max_out_len=64)
+    ds = gsm8k_dataset(REPO / "examples" / "data" / "gsm8k-mini", max_out_len=40)  # answers take 25 to 64 tokens
+    cfg = write_config(tmp_path / "cfg.py", [model], [ds])
+    proc = compass("run", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
+    predictions = predictions_of(run, "ref", "gsm8k-mini")
+    reasons = [p.finish_reason for p in predictions]
+    cut = reasons.count("length")
+    assert 0 < cut < len(predictions) and set(reasons) <= {"stop", "eos", "length"}
+    assert all(p.completion_tokens is not None and p.completion_tokens <= 40 for p in predictions)
+    assert all(p.completion_tokens == 40 for p in predictions if p.finish_reason == "length")
+    result = result_of(run, "ref", "gsm8k-mini")
+    assert result.metrics["truncated"] == cut / len(predictions)
+    assert result.ci95["truncated"] == pytest.approx(list(wilson(cut, len(predictions))))
+    summary = (run / "summary" / "summary.txt").read_text()
+    assert "(!)" in summary and f"{100 * cut / len(predictions):.1f}% of completions hit max_out_len" in summary
+    assert "(!)" in (run / "summary" / "summary.md").read_text() and "hit max_out_len" in \
+        (run / "summary" / "summary.html").read_text()
+
+
+# -- a thinking model: answers after </think>, a distractor inside the thinking ---------------------
+QUESTIONS = [(f"q{i}", f"What is {i} + {i}?", str(2 * i), i % 3 == 0, i == 7) for i in range(1, 10)]
+
+
+def thinker(prompt: str, body: dict) -> str:
+    for _, question, answer, distracted, unclosed in QUESTIONS:
+        if question in prompt:
+            if unclosed:
+                return "<think>Let me think about this very carefully, step after step after step"
+            doubt = " Perhaps the answer is 99. No." if distracted else ""
+            return f"<think>Adding the two numbers.{doubt}</think> The answer is {answer}."
+    return "no idea"
+
+
+def test_thinking_is_stripped_before_extraction_and_an_unclosed_block_is_truncated(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "q": q, "a": a}) + "\n" for i, q, a, _, _ in QUESTIONS))
+    ds = dict(abbr="qa", type="custom", path=str(data),
+              reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
+              infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer", max_out_len=64)),
+              eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+    with JudgeServer(thinker) as server:
+        api = dict(type="OpenAI", path="thinker", api_base=server.url, chat=True, max_out_len=64)
+        cfg = write_config(tmp_path / "cfg.py", [dict(api, abbr="raw"), dict(api, abbr="stripped",
+                                                                                 think_tags=["<think>", "</think>"])],
+                           [ds])
+        proc = compass("run", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
+    raw = {r.id: r for r in scored_of(run, "raw", "qa")}
+    stripped = {r.id: r for r in scored_of(run, "stripped", "qa")}
+    differs = {i for i in raw if raw[i].correct != stripped[i].correct}
+    assert differs == {i for i, _, _, distracted, unclosed in QUESTIONS if distracted and not unclosed}
+    assert all(stripped[i].correct for i, _, _, _, unclosed in QUESTIONS if not unclosed)
+    assert stripped["q7"].extracted == "" and stripped["q7"].details["unclosed_thinking"] == [True]
+    assert result_of(run, "stripped", "qa").metrics["truncated"] == 1 / len(QUESTIONS)
+    assert result_of(run, "raw", "qa").metrics["truncated"] == 0.0
+    assert predictions_of(run, "stripped", "qa")[0].prediction.startswith("<think>")  # the raw text is kept
+
+
+@pytest.mark.parametrize("text,thinking,answer,closed", [
+    ("<think>a</think> b", "a", "b", True), ("plain answer", "", "plain answer", True),
+    ("<think>never ends", "never ends", "", False), ("<think>a</think><think>b</think> c", "a</think><think>b", "c", True),
+])
+def test_split_thinking(text, thinking, answer, closed):
+    s = split_thinking(text, ["<think>", "</think>"])
+    assert (s.thinking, s.answer, s.closed) == (thinking, answer, closed)
+
+
+# -- repeats: avg@n, pass@k, maj@n, clustered intervals -----------------------------------------------
+def test_repeats_give_hand_computed_pass_at_k_and_majority():
+    rows = [{"id": "a", "gold": "4", "prediction": ["4", "5", "4", "4"]},  # 3 of 4; majority 4 (right)
+            {"id": "b", "gold": "7", "prediction": ["1", "7", "1", "2"]},  # 1 of 4; majority 1 (wrong)
+            {"id": "c", "gold": "3", "prediction": ["3", "3", "3", "3"]}]  # 4 of 4
+    cfg = EvalCfg(EvaluatorCfg("numeric_match"), ComponentCfg("none"))
+    out = score_rows(rows, cfg)
+    assert [r.score for r in out.scored] == [0.75, 0.25, 1.0] and out.primary == "score"
+    assert out.scored[0].details["correct"] == [True, False, True, True]
+    # pass@k = 1 - C(n-c, k)/C(n, k): n=4; c=3 -> 1, 1; c=1 -> 1/4, 1; c=4 -> 1, 1
+    assert out.metrics["pass@1"].value == pytest.approx((0.75 + 0.25 + 1.0) / 3)
+    assert out.metrics["pass@4"].value == pytest.approx(1.0)
+    assert pass_at_k(4, 1, 2) == pytest.approx(1 - 3 / 6)
+    assert out.metrics["maj@4"].value == pytest.approx(2 / 3)
+
+
+def test_clustered_interval_is_wider_when_repeats_agree_and_equal_when_independent():
+    rng = random.Random(0)
+
+    def widths(agree: bool, questions: int = 60, repeats: int = 4) -> tuple[float, float]:
+        """Agreeing: each question's repeats copy one draw. Independent: every outcome its own draw from
+        one success rate (no question effect, or questions of different difficulty would correlate them)."""
+        per_question = []
+        p = rng.uniform(0.2, 0.8)
+        for _ in range(questions):
+            first = rng.random() < p
+            outcomes = [first if agree else rng.random() < p for _ in range(repeats)]
+            per_question.append(outcomes)
+        flat = [o for q in per_question for o in q]
+        lo, hi = bootstrap_mean([sum(q) / repeats for q in per_question], seed=rng.randrange(10**6))
+        nlo, nhi = wilson(sum(flat), len(flat))
+        return hi - lo, nhi - nlo
+
+    agreeing = [widths(True) for _ in range(30)]
+    independent = [widths(False) for _ in range(30)]
+    assert np.mean([c / n for c, n in agreeing]) > 1.6  # about sqrt(4) = 2 when repeats are copies
+    assert np.mean([c / n for c, n in independent]) == pytest.approx(1.0, abs=0.1)
