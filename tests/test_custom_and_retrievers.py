@@ -99,6 +99,12 @@ def test_chat_format_uses_template_or_chatml_fallback(tiny_model):
     assert backend.encoder.format("hi") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     backend.tokenizer.chat_template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{% endfor %}>>"
     assert backend.encoder.format("hi") == "[user] hi>>"
+    # A model's system prompt opens every conversation, with the template or without one.
+    system = HFCausalLM(ModelConfig(abbr="t", path=str(tiny_model), chat=True, system_prompt="Be brief."))
+    assert system.encoder.format("hi") == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+                                           "<|im_start|>assistant\n")
+    system.tokenizer.chat_template = backend.tokenizer.chat_template
+    assert system.encoder.format("hi") == "[system] Be brief.[user] hi>>"
 
 
 def test_custom_dataset_end_to_end(tmp_path, tiny_model):

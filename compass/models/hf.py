@@ -56,7 +56,7 @@ class HFCausalLM:
         self.model = _load("weights", AutoModelForCausalLM, cfg.path,
                            dtype=_dtype(cfg.dtype, self.device), **cfg.model_kwargs)
         self.model.to(self.device).eval()
-        self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len)
+        self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len, cfg.system_prompt)
         self.generate_cap = cfg.batch_size  # lowered if a batch runs out of device memory
         self.scorer = Scorer(self.model, self.tokenizer.pad_token_id, cfg.batch_size, cfg.max_batch_tokens)
         self.usage: Counter[str] = Counter()  # tokens read and written, for the run's throughput figures

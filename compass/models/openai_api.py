@@ -28,6 +28,7 @@ from compass.errors import CompassError, PartialResults
 from compass.models.base import Completion, GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
 from compass.models.openai_align import continuation_logprobs, prompts_for
 from compass.models.openai_transport import BadAnswer, Transport, check_server, server_message
+from compass.models.tokens import chat_messages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,7 +85,7 @@ class OpenAIModel:
             params.update(top_p=req.top_p, seed=derive_seed(req.seed, j) % 2**31)
         params.update(self.cfg.generation_kwargs)
         if self.cfg.chat:
-            params["messages"] = [{"role": "user", "content": req.prompt}]
+            params["messages"] = chat_messages(req.prompt, self.cfg.system_prompt)
             text, reason, tokens = self.transport.call("/chat/completions", params, _chat_text)
         else:
             params["prompt"] = req.prompt

@@ -5,18 +5,26 @@ from __future__ import annotations
 from compass.models.base import ScoreRequest
 
 
+def chat_messages(prompt: str, system_prompt: str | None) -> list[dict[str, str]]:
+    """The conversation a chat model is sent: the model's system turn, if any, then the prompt."""
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return [*system, {"role": "user", "content": prompt}]
+
+
 class PromptEncoder:
-    def __init__(self, tokenizer, chat: bool, max_seq_len: int):
+    def __init__(self, tokenizer, chat: bool, max_seq_len: int, system_prompt: str | None = None):
         self.tokenizer, self.chat, self.max_seq_len = tokenizer, chat, max_seq_len
+        self.system_prompt = system_prompt
 
     def format(self, text: str) -> str:
         if not self.chat:
             return text
+        messages = chat_messages(text, self.system_prompt)
         if not getattr(self.tokenizer, "chat_template", None):
             # Documented fallback for tokenizers without a template: ChatML, as InternLM2 and Qwen use.
-            return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
-                                                  add_generation_prompt=True)
+            return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + \
+                "<|im_start|>assistant\n"
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         # One batched call (the fast tokenizer parallelises it); a chat template already holds

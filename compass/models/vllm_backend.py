@@ -26,7 +26,7 @@ class VLLMCausalLM:
         self.cfg, self._params, self._prompt = cfg, SamplingParams, lambda ids: TokensPrompt(prompt_token_ids=ids)
         tokenizer_path = cfg.tokenizer_path or cfg.path
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, **cfg.tokenizer_kwargs)
-        self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len)
+        self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len, cfg.system_prompt)
         engine = {"dtype": cfg.dtype, "max_model_len": cfg.max_seq_len, "enable_prefix_caching": True, "seed": 0,
                   "tensor_parallel_size": max(1, cfg.run_cfg.num_gpus), **cfg.model_kwargs}
         self.llm = LLM(model=cfg.path, tokenizer=tokenizer_path, **engine)
