@@ -178,12 +178,12 @@ def _phone_like(num: str, before: str) -> bool:
         return intl or (bool(_PHONE_CUE.search(before)) and len(digits) >= 8)
     if num.startswith(("978-", "979-", "978 ", "979 ")) and len(digits) in (10, 13):
         return False  # ISBN-13
+    seps = set(re.findall(r"[\s.\-]", num))
+    if "." in seps and any(len(g) < 2 for g in groups[intl:]):
+        return False  # 10.0.19041.1, +35236450.6: versions, section numbers, signed decimals
     if intl:
         return len(digits) >= 8
-    seps = set(re.findall(r"[\s.\-]", num))
     trunk = num.lstrip("(").startswith("0")
-    if "." in seps and any(len(g) < 2 for g in groups):
-        return False  # 10.0.19041.1, 1.2.3.4.5: versions and section numbers
     if not trunk and len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]) and seps <= {" ", "\u00a0", "."}:
         return bool(_PHONE_CUE.search(before))  # 12 345 678, 1.000.000: thousands grouping
     if not trunk and all(len(g) <= 2 for g in groups):
