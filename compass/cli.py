@@ -29,7 +29,8 @@ examples:
                                                   quick mode: configs by name (`compass list`),
                                                   no config file to write
 
-exit codes: 0 success, 1 a task failed after its retries, 2 bad config, data or arguments.
+exit codes: 0 success, 1 a task failed after its retries, 2 bad config, data or arguments,
+3 stopped at the --max-cost limit (resume with -r and a higher limit).
 """
 
 
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--retry", type=int, help="extra attempts for a failed task (default: infer.runner.retry)")
     run.add_argument("-m", "--mode", choices=["all", "infer", "eval", "summarize"], default="all",
                      help="run only up to / only this stage (default: all)")
+    run.add_argument("--max-cost", type=float, metavar="DOLLARS", help="stop inference cleanly once the run has "
+                     "spent this much on models with price_per_mtok (API models); -r with a higher limit goes on")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars or worker messages; print only "
                      "the leaderboard and errors")
     run.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -118,7 +121,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from compass.pipeline import RunOptions, run
 
-        for flag, value, least in (("--max-workers", args.max_workers, 1), ("--retry", args.retry, 0)):
+        for flag, value, least in (("--max-workers", args.max_workers, 1), ("--retry", args.retry, 0),
+                                   ("--max-cost", args.max_cost, 0)):
             if value is not None and value < least:
                 raise CompassError(f"{flag}: must be >= {least}, got {value}")
         logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
@@ -126,7 +130,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         try:
             result = run(config, RunOptions(resume=args.reuse, dry_run=args.dry_run, work_dir=args.work_dir,
                                             max_workers=args.max_workers, retry=args.retry, mode=args.mode,
-                                            quiet=args.quiet, cfg_options=args.cfg_options))
+                                            quiet=args.quiet, cfg_options=args.cfg_options,
+                                            max_cost=args.max_cost))
         except CompassError as exc:
             partial = getattr(exc, "partial_leaderboard", None)
             if partial:

@@ -21,7 +21,8 @@ from compass.runners import RUNNERS, Job, Outcome
 from compass.runners.local import python_module
 from compass.store import RunDir, RunLock, count_lines, read_json, write_text_atomic
 from compass.summarize import tables
-from compass.tasks.worker import EXIT_BAD_INPUT
+from compass.tasks.usage import MAX_COST_ENV, CostLimitReached
+from compass.tasks.worker import EXIT_BAD_INPUT, EXIT_LIMIT
 
 log = logging.getLogger(__name__)
 MODES = ("all", "infer", "eval", "summarize")
@@ -36,6 +37,7 @@ class RunOptions:
     retry: int | None = None
     mode: str = "all"  # all | infer | eval | summarize
     quiet: bool = False  # no progress bars
+    max_cost: float | None = None  # dollars: inference stops cleanly once the run has spent this much
     cfg_options: list[str] = field(default_factory=list)  # KEY=VALUE overrides of the config
 
 
@@ -79,7 +81,8 @@ def run(config_file: str, opts: RunOptions) -> RunReport:
         text = summarize(run_dir, cfg)                               # 7. summary
     if failures:
         bad_input = all(o.returncode == EXIT_BAD_INPUT for o in failures)
-        error = (CompassError if bad_input else TaskFailed)(failure_report(failures))
+        limited = all(o.returncode in (EXIT_LIMIT, EXIT_BAD_INPUT) for o in failures) and not bad_input
+        error = (CostLimitReached if limited else CompassError if bad_input else TaskFailed)(failure_report(failures))
         error.partial_leaderboard = f"PARTIAL results ({len(failures)} task(s) failed):\n{text}"  # type: ignore[attr-defined]
         raise error
     return RunReport(run_dir, text + f"\nrun directory: {run_dir.root}\n"
@@ -175,8 +178,9 @@ def run_stage(cfg: Config, opts: RunOptions, run_dir: RunDir, tasks: list[Task],
     if not tasks:
         return []
     module = {"infer": "compass.tasks.infer", "eval": "compass.tasks.evaluate"}[stage]
+    env = {MAX_COST_ENV: str(opts.max_cost)} if opts.max_cost is not None else {}
     jobs = [Job(t.id, python_module(module, str(run_dir.task_file(t.id))), run_dir.log(stage, t.id),
-                t.model.run_cfg.num_gpus if stage == "infer" else 0) for t in tasks]
+                t.model.run_cfg.num_gpus if stage == "infer" else 0, env) for t in tasks]
     from tqdm import tqdm
 
     if stage == "infer":

@@ -100,6 +100,7 @@ class Timing:
     prompt_tokens: int = 0  # tokens read (prompts, scored choices), as the backend counts them
     completion_tokens: int = 0  # tokens written
     tokens_per_s: float = 0.0  # (prompt + completion tokens) / infer_s
+    cost_usd: float = 0.0  # for a model with price_per_mtok: what these tokens cost
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ class ModelConfig:
     # Reasoning models: the tags around their thinking, e.g. ["<think>", "</think>"]; the answer is
     # what follows the closing tag (the raw text stays in the predictions).
     think_tags: list[str] | None = None
+    price_per_mtok: dict[str, float] | None = None  # API models: dollars per million "prompt" / "completion" tokens
     stop: list[str] = field(default_factory=list)
     model_kwargs: dict = field(default_factory=dict)
     tokenizer_kwargs: dict = field(default_factory=dict)
@@ -83,6 +84,10 @@ class ModelConfig:
         for key in ("max_out_len", "max_seq_len", "batch_size", "max_batch_tokens"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        for key, value in (self.price_per_mtok or {}).items():
+            if key not in ("prompt", "completion") or value < 0:
+                raise CompassError(f"{where}.price_per_mtok.{key}: expected 'prompt' and 'completion' prices >= 0 "
+                                   f"(dollars per million tokens), got {value}")
         if self.think_tags is not None and (len(self.think_tags) != 2 or not all(t.strip() for t in self.think_tags)):
             raise CompassError(f"{where}.think_tags: expected [opening, closing] tags, e.g. ['<think>', '</think>'], "
                                f"got {self.think_tags}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,6 +23,7 @@ class Job:
     argv: list[str]
     log: Path
     num_gpus: int = 0
+    env: dict[str, str] = field(default_factory=dict)  # set for the worker on top of the runner's environment
 
 
 @dataclass

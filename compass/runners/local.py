@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from compass.runners.base import Job, Outcome, last_error_line
-from compass.tasks.worker import EXIT_BAD_INPUT, PARENT_ENV
+from compass.tasks.worker import EXIT_BAD_INPUT, EXIT_LIMIT, PARENT_ENV
 
 if TYPE_CHECKING:
     from compass.config import RunnerCfg
@@ -75,7 +75,7 @@ def run_jobs(jobs: list[Job], *, max_workers: int = 1, retry: int = 1,
                 r.log_file.close()
                 gpus_free += r.gpus
                 code = r.proc.returncode
-                if code != 0 and code != EXIT_BAD_INPUT and r.attempt <= retry:
+                if code not in (0, EXIT_BAD_INPUT, EXIT_LIMIT) and r.attempt <= retry:
                     queue.append((r.job, r.attempt + 1))
                     continue
                 outcomes[r.job.id] = Outcome(r.job, code, r.attempt, "" if code == 0 else last_error_line(r.job.log))
@@ -94,7 +94,7 @@ def _start(job: Job, gpus: list[str], attempt: int, pass_fds: tuple[int, ...]) -
     log_file = job.log.open("a", encoding="utf-8")
     log_file.write(f"=== attempt {attempt}: {' '.join(job.argv)} ===\n")
     log_file.flush()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus),
+    env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus),
            PARENT_ENV: str(os.getpid())}
     proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             pass_fds=pass_fds)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from compass import datasets, prompts, records, resume
@@ -23,6 +22,7 @@ from compass.models.base import Model
 from compass.plan import Task, infer_hash
 from compass.records import Event, Prediction, PredictionMeta, Timing
 from compass.store import RunDir
+from compass.tasks import usage
 from compass.tasks.worker import worker_main
 
 log = logging.getLogger("compass.infer")
@@ -74,25 +74,21 @@ def run(task_file: str) -> None:
 
     from compass import models
 
+    meter_probe = usage.Meter(run_dir, task.model, None, 0.0)
+    meter_probe.check()  # a run already at its cost limit loads no model
     began = time.monotonic()
     model = models.build(task.model)
-    load_s = time.monotonic() - began
+    meter = usage.Meter(run_dir, task.model, model, time.monotonic() - began)
     events_path = run_dir.log("infer", task.id, ".events.jsonl")
     with records.Appender(events_path) as events, \
             tqdm(total=remaining, desc=f"infer {task.id}", mininterval=1.0) as bar:
         for pending in work:
-            if not pending.items:
-                continue
-            before = _counters(model)
-            began = time.monotonic()
-            try:
-                _predict_dataset(task, run_dir, pending, model, events, bar)
-            finally:
-                _record_usage(run_dir, task, pending, _counters(model) - before, load_s, time.monotonic() - began)
+            if pending.items:
+                _predict_dataset(task, run_dir, pending, model, events, bar, meter)
 
 
 def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model, events: records.Appender,
-                     bar) -> None:
+                     bar, meter: usage.Meter) -> None:
     ds = pending.dataset
     infer = INFERENCERS[ds.infer_cfg.inferencer.type]
     batch_size = task.model.batch_size
@@ -106,18 +102,25 @@ def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model
     with records.Appender(run_dir.predictions(task.model.abbr, ds.abbr, pending.part)) as out:
         for start in range(0, len(items), chunk):
             batch = items[start:start + chunk]
+            meter.check()  # the run's cost limit: stop before spending more
             events.append([Event(ds.abbr, [s.id for s, _ in batch], time.time())])
+            meter.start()
             began = time.monotonic()
             try:
                 inferred = infer(model, batch, ds.infer_cfg.inferencer, task.model.max_out_len)
             except PartialResults as partial:  # keep what finished; the task is retried for the rest
                 seconds = time.monotonic() - began
                 out.append([_prediction(batch[i], v, pending.infer_hash, seconds) for i, v in sorted(partial.done.items())])
+                meter.record(ds.abbr, pending.part)
                 log.warning("[%s] %s: %d of %d requests of a batch failed; %d kept", task.id, ds.abbr,
                             len(batch) - len(partial.done), len(batch), len(partial.done))
                 raise partial.cause from None
+            except BaseException:
+                meter.record(ds.abbr, pending.part)  # what the failed batch spent still counts
+                raise
             seconds = time.monotonic() - began
             out.append([_prediction(item, v, pending.infer_hash, seconds) for item, v in zip(batch, inferred)])
+            meter.record(ds.abbr, pending.part)
             bar.update(len(batch))
 
 
@@ -126,29 +129,6 @@ def _prediction(item: Item, inferred: Inferred, infer_hash_: str, seconds: float
     return Prediction(sample.id, infer_hash_, prompt.text, inferred.prediction, sample.gold, sample.group,
                       sample.cluster, inferred.choice_logprobs, inferred.finish_reason,
                       inferred.completion_tokens, round(seconds, 4), question_at=prompt.question_at or None)
-
-
-def _counters(model: Model) -> Counter:
-    """The backend's running counts: retried requests by cause, and tokens (``usage``), where it keeps them."""
-    return Counter({**{f"retry:{k}": v for k, v in getattr(model, "retries", {}).items()},
-                    **getattr(model, "usage", {})})
-
-
-def _record_usage(run_dir: RunDir, task: Task, pending: Pending, delta: Counter, load_s: float,
-                  infer_s: float) -> None:
-    """Add this attempt's retries, tokens and times to the dataset's meta file (its result reports them)."""
-    path = run_dir.prediction_meta(task.model.abbr, pending.dataset.abbr, pending.part)
-    meta = records.read_record(path, PredictionMeta)
-    retries = Counter(meta.retries) + Counter({k[6:]: v for k, v in delta.items() if k.startswith("retry:")})
-    t = meta.timing
-    prompt, completion = t.prompt_tokens + delta["prompt_tokens"], t.completion_tokens + delta["completion_tokens"]
-    seconds = round(t.infer_s + infer_s, 3)
-    timing = Timing(round(t.model_load_s + load_s, 3), seconds, prompt, completion,
-                    round((prompt + completion) / seconds, 1) if seconds > 0 else 0.0)
-    records.write_record(path, replace(meta, retries=dict(sorted(retries.items())), timing=timing))
-    if any(k.startswith("retry:") for k in delta):
-        log.info("[%s] %s: retried requests by cause: %s", task.id, pending.dataset.abbr,
-                 {k[6:]: v for k, v in delta.items() if k.startswith("retry:")})
 
 
 def sent_ids(events_file: Path) -> list[str]:

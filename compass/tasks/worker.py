@@ -12,6 +12,7 @@ from collections.abc import Callable
 from compass.errors import CompassError
 
 EXIT_BAD_INPUT = 2  # the runner does not retry these: the same input fails the same way
+EXIT_LIMIT = 3  # stopped at the run's cost limit: not retried either; -r with a higher limit goes on
 PARENT_ENV = "COMPASS_PARENT_PID"  # set by the runner: the worker exits if that process is gone
 _PR_SET_PDEATHSIG = 1
 
@@ -46,7 +47,7 @@ def worker_main(run: Callable[[str], None]) -> None:
         run(sys.argv[1])
     except CompassError as exc:
         print(f"compass: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_BAD_INPUT)
+        sys.exit(EXIT_LIMIT if exc.exit_code == EXIT_LIMIT else EXIT_BAD_INPUT)
     except Exception as exc:  # TransientError included: exit 1, so the runner tries the task again
         traceback.print_exc()
         # The runner reports a task's last log line: make it the error itself.

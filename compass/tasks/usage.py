@@ -1,0 +1,86 @@
+"""What inference spends, kept per dataset in its meta file as it goes: time, tokens, retries and, for
+priced models, money. A run with a cost limit stops cleanly once the whole run's spending reaches
+it: the next worker batch is not sent, everything done so far stays, and ``-r`` with a higher limit
+goes on from there."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import replace
+
+from compass import records
+from compass.config import ModelConfig
+from compass.errors import CompassError
+from compass.records import PredictionMeta, Timing
+from compass.store import RunDir
+from compass.tasks.worker import EXIT_LIMIT
+
+log = logging.getLogger(__name__)
+MAX_COST_ENV = "COMPASS_MAX_COST"  # the run's cost limit in dollars, set by the pipeline for its workers
+
+
+class CostLimitReached(CompassError):
+    exit_code = EXIT_LIMIT
+
+
+def counters(model: object) -> Counter:
+    """The backend's running counts: retried requests by cause, and tokens (``usage``), where it keeps them."""
+    return Counter({**{f"retry:{k}": v for k, v in getattr(model, "retries", {}).items()},
+                    **getattr(model, "usage", {})})
+
+
+def cost_of(model: ModelConfig, prompt_tokens: int, completion_tokens: int) -> float:
+    price = model.price_per_mtok or {}
+    return (prompt_tokens * price.get("prompt", 0.0) + completion_tokens * price.get("completion", 0.0)) / 1e6
+
+
+def run_cost(run_dir: RunDir) -> float:
+    """Dollars the run has spent so far, over every dataset (and shard) of every model."""
+    metas = (records.try_read_record(p, PredictionMeta) for p in (run_dir.root / "predictions").glob("*/*.meta.json"))
+    return sum(m.timing.cost_usd for m in metas if m is not None)
+
+
+def max_cost() -> float | None:
+    value = os.environ.get(MAX_COST_ENV)
+    return float(value) if value else None
+
+
+class Meter:
+    """Adds what each batch spent to its dataset's meta file, and stops before a batch past the limit."""
+
+    def __init__(self, run_dir: RunDir, model_cfg: ModelConfig, model: object, load_s: float):
+        self.run_dir, self.model_cfg, self.model, self.load_s = run_dir, model_cfg, model, load_s
+        self.limit = max_cost()
+        self._last, self._since = counters(model), time.monotonic()
+        self._loaded: set[str] = set()
+
+    def check(self) -> None:
+        if self.limit is not None and (spent := run_cost(self.run_dir)) >= self.limit:
+            raise CostLimitReached(f"stopped at the cost limit: ${spent:.4f} spent of ${self.limit:.4f} "
+                                   f"(--max-cost); resume with -r and a higher --max-cost to go on")
+
+    def start(self) -> None:
+        self._last, self._since = counters(self.model), time.monotonic()
+
+    def record(self, dataset: str, part: str | None) -> None:
+        """Add what was spent since the last call to the dataset's meta file."""
+        now, seconds = counters(self.model), time.monotonic() - self._since
+        delta = now - self._last
+        self._last, self._since = now, time.monotonic()
+        path = self.run_dir.prediction_meta(self.model_cfg.abbr, dataset, part)
+        meta = records.read_record(path, PredictionMeta)
+        retries = Counter(meta.retries) + Counter({k[6:]: v for k, v in delta.items() if k.startswith("retry:")})
+        t = meta.timing
+        prompt, completion = t.prompt_tokens + delta["prompt_tokens"], t.completion_tokens + delta["completion_tokens"]
+        infer_s = round(t.infer_s + seconds, 3)
+        load = self.load_s if (dataset, part) not in self._loaded else 0.0  # once per dataset and attempt
+        self._loaded.add((dataset, part))  # type: ignore[arg-type]
+        cost = t.cost_usd + cost_of(self.model_cfg, delta["prompt_tokens"], delta["completion_tokens"])
+        timing = Timing(round(t.model_load_s + load, 3), infer_s, prompt, completion,
+                        round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0, round(cost, 6))
+        records.write_record(path, replace(meta, retries=dict(sorted(retries.items())), timing=timing))
+        if any(k.startswith("retry:") for k in delta):
+            log.info("%s: retried requests by cause: %s", dataset, {k[6:]: v for k, v in delta.items()
+                                                                   if k.startswith("retry:")})
