@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("config", nargs="?", help="a Python config file (see docs/config.md); or none, with "
                      "--models and --datasets")
-    run.add_argument("--models", nargs="+", metavar="MODEL", help="quick mode: model config names from models_cfg/ "
-                     "(see `compass list`), config files, or local Hugging Face model directories")
+    run.add_argument("--models", "--model-path", nargs="+", metavar="MODEL",
+                     help="quick mode: model config names from models_cfg/ (see `compass list`), config files, or "
+                     "local Hugging Face model directories")
     run.add_argument("--datasets", nargs="+", metavar="DATASET", help="quick mode: dataset config names from "
                      "datasets_cfg/ (e.g. gsm8k_mini_gen) or config files; the run goes to WORK_DIR/quick/")
     run.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",

@@ -101,6 +101,7 @@ class Timing:
     completion_tokens: int = 0  # tokens written
     tokens_per_s: float = 0.0  # (prompt + completion tokens) / infer_s
     cost_usd: float = 0.0  # for a model with price_per_mtok: what these tokens cost
+    reasoning_tokens: int = 0  # of the completion tokens, those an API reports as hidden reasoning
 
 
 @dataclass(frozen=True)

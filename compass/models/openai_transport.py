@@ -112,10 +112,14 @@ class Transport:
     def _count_usage(self, answer: dict) -> None:
         usage = answer.get("usage")
         if isinstance(usage, dict):
+            details = usage.get("completion_tokens_details")
+            reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
             with self._lock:
                 for key in ("prompt_tokens", "completion_tokens"):
                     if isinstance(usage.get(key), int):
                         self.usage[key] += usage[key]
+                if isinstance(reasoning, int):  # reasoning models: hidden thinking, billed as completion tokens
+                    self.usage["reasoning_tokens"] += reasoning
 
     def _what(self, failure: Exception, endpoint: str) -> str:
         if isinstance(failure, BadAnswer):

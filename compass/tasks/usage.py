@@ -79,7 +79,8 @@ class Meter:
         self._loaded.add((dataset, part))  # type: ignore[arg-type]
         cost = t.cost_usd + cost_of(self.model_cfg, delta["prompt_tokens"], delta["completion_tokens"])
         timing = Timing(round(t.model_load_s + load, 3), infer_s, prompt, completion,
-                        round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0, round(cost, 6))
+                        round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0, round(cost, 6),
+                        t.reasoning_tokens + delta["reasoning_tokens"])
         records.write_record(path, replace(meta, retries=dict(sorted(retries.items())), timing=timing))
         if any(k.startswith("retry:") for k in delta):
             log.info("%s: retried requests by cause: %s", dataset, {k[6:]: v for k, v in delta.items()
