@@ -39,6 +39,24 @@ def add_serve_parser(sub) -> None:
     s.set_defaults(fn=run)
 
 
+def _graceful_server_class():
+    import contextlib
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises a SIGTERM it handled once it has shut down (exit status -15); here a stop
+        that completed gracefully exits 0, as service managers expect."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return GracefulServer
+
+
 def _positive(args: argparse.Namespace) -> None:
     for key in ("kv_cache_tokens", "block_size", "max_num_seqs", "max_batched_tokens", "max_waiting"):
         if getattr(args, key) <= 0:
@@ -82,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=args.graceful_timeout,
                             access_log=args.log_level in ("debug", "info"))
-    server = uvicorn.Server(config)
+    server = _graceful_server_class()(config)
     print(f"refmodel serve: {name} ({served.engine.runner.cache_bytes() / 2**20:.0f} MiB KV cache, max_model_len "
           f"{max_len}) listening on http://{args.host}:{port}/v1", flush=True)
     server.run(sockets=[sock])

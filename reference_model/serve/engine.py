@@ -25,7 +25,7 @@ from .blocks import BlockAllocator
 from .detok import TextTracker
 from .metrics import Metrics
 from .runner import ModelRunner
-from .sampler import MAX_LOGPROBS, draw, logprob_entries
+from .sampler import MAX_LOGPROBS, draw, entries_from_logp, logprob_entries
 from .scheduler import Scheduled, Scheduler, SchedulerConfig
 from .sequence import Output, SamplingParams, Sequence, Status
 
@@ -103,11 +103,15 @@ class Engine:
             self._finish(seq, "abort")
 
     def _drain(self) -> None:
+        changed = False
         while True:
             try:
                 op, seq = self._inbox.get_nowait()
             except queue.Empty:
+                if changed:
+                    self._update_gauges()  # an idle engine's gauges show the aborts too
                 return
+            changed = True
             if op == "add":
                 self._trackers[seq.seq_id] = TextTracker(self.tokenizer, seq.params.stop)
                 self.scheduler.add(seq)
@@ -150,9 +154,13 @@ class Engine:
             seq.num_computed = item.start + item.count
             if k in prompt_rows:
                 lp_rows, positions = prompt_rows[k]
+                logp = logits[lp_rows].float().log_softmax(-1)
                 targets = [seq.prompt_ids[p + 1] for p in positions]
-                for p, entry in zip(positions, logprob_entries(logits[lp_rows], targets, MAX_LOGPROBS)):
+                bs = self.cfg.block_size
+                for r, (p, entry) in enumerate(zip(positions, entries_from_logp(logp, targets, MAX_LOGPROBS))):
                     seq.prompt_logprobs[p + 1] = entry
+                    if (p + 1) % bs == 0 and self.alloc.enable_prefix_cache:
+                        seq.tail_rows[p // bs] = logp[r].clone()  # kept for the block's cache entry
                 seq.prompt_lp_upto = max(seq.prompt_lp_upto, positions[-1] + 2)
             self.scheduler.commit(seq)
             if k in sample_rows:

@@ -79,10 +79,12 @@ class ModelRunner:
         return m.output(m.norm(h[inp.logit_rows]))
 
     def _paged(self, cache: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
-        """(B, n_kv, blocks * block_size, head_dim) view-copy of the tables' blocks."""
+        """(B, n_kv, blocks * block_size, head_dim) copy of the tables' blocks, contiguous for SDPA.
+        index_select over flattened blocks is ~5x faster than advanced indexing on CPU."""
         b, nb = tables.shape
-        blocks = cache.view(self.n_blocks, self.block_size, self.cfg.n_kv_heads, self.cfg.head_dim)[tables]
-        return blocks.view(b, nb * self.block_size, self.cfg.n_kv_heads, self.cfg.head_dim).transpose(1, 2)
+        kv, hd = self.cfg.n_kv_heads, self.cfg.head_dim
+        blocks = torch.index_select(cache.view(self.n_blocks, -1), 0, tables.reshape(-1))
+        return blocks.view(b, nb * self.block_size, kv, hd).transpose(1, 2).contiguous()
 
     def _decode_attention(self, q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
                           inp: StepInput) -> torch.Tensor:

@@ -30,9 +30,12 @@ def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator: t
 
 def logprob_entries(logits: torch.Tensor, tokens: list[int], top: int) -> list[TokenLogprob]:
     """The log-prob of ``tokens[i]`` under row i, with the ``top`` likeliest alternatives."""
+    return entries_from_logp(logits.float().log_softmax(-1), tokens, top)
+
+
+def entries_from_logp(logp: torch.Tensor, tokens: list[int], top: int) -> list[TokenLogprob]:
     if not tokens:
         return []
-    logp = logits.float().log_softmax(-1)
     picked = logp[torch.arange(len(tokens)), torch.tensor(tokens)].tolist()
     if top > 0:
         values, ids = logp.topk(top, dim=-1)
@@ -40,3 +43,7 @@ def logprob_entries(logits: torch.Tensor, tokens: list[int], top: int) -> list[T
     else:
         tops = [[] for _ in tokens]
     return [TokenLogprob(t, lp, alt) for t, lp, alt in zip(tokens, picked, tops)]
+
+
+def entry_from_row(logp: torch.Tensor, token: int, top: int) -> TokenLogprob:
+    return entries_from_logp(logp.unsqueeze(0), [token], top)[0]

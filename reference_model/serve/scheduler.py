@@ -17,7 +17,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from .blocks import ROOT, BlockAllocator, block_digest
-from .sequence import Sequence, Status
+from .sampler import MAX_LOGPROBS, entry_from_row
+from .sequence import BlockMeta, Sequence, Status
 
 
 @dataclass(frozen=True)
@@ -108,36 +109,43 @@ class Scheduler:
     # -- prefix cache ----------------------------------------------------------------------------
     def _reuse_prefix(self, seq: Sequence) -> None:
         bs, ids = self.cfg.block_size, seq.all_ids
-        need_meta = seq.wants_prompt_logprobs()
+        need_meta = seq.wants_prompt_logprobs()  # then only blocks that carry their prompt log-probs will do
         parent = ROOT
+        meta: BlockMeta | None = None
         # At least the last token is always computed: its logits draw the next token.
         for i in range((len(ids) - 1) // bs):
             digest = block_digest(parent, ids[i * bs:(i + 1) * bs])
-            block = self.alloc.lookup(digest, need_meta and (i + 1) * bs > seq.prompt_lp_upto)
+            block = self.alloc.lookup(digest, need_meta)
             if block is None:
                 break
             seq.blocks.append(block)
             seq.digests.append(digest)
             meta = self.alloc.meta.get(block)
             if need_meta and meta is not None:
-                for k, entry in enumerate(meta):
+                for k, entry in enumerate(meta.entries):
                     seq.prompt_logprobs[i * bs + k] = entry
-                seq.prompt_lp_upto = max(seq.prompt_lp_upto, min((i + 1) * bs, len(seq.prompt_ids)))
             parent = digest
         seq.num_computed = len(seq.blocks) * bs
+        if need_meta and meta is not None and seq.num_computed < len(seq.prompt_ids):
+            # The first token after the reused blocks: its log-prob comes from the last block's final logits.
+            p = seq.num_computed
+            seq.prompt_logprobs[p] = entry_from_row(meta.tail, seq.prompt_ids[p], MAX_LOGPROBS)
+            seq.prompt_lp_upto = max(seq.prompt_lp_upto, p + 1)
         if seq.first_scheduled is None:
             seq.num_cached_tokens = min(seq.num_computed, len(seq.prompt_ids))
 
     def commit(self, seq: Sequence) -> None:
-        """Register the sequence's newly completed full blocks in the prefix cache."""
+        """Register the sequence's newly completed full blocks in the prefix cache, with their prompt
+        log-probs and final next-token distribution where the sequence computed them."""
         bs = self.cfg.block_size
         ids = seq.all_ids
         for i in range(len(seq.digests), seq.num_computed // bs):
             parent = seq.digests[-1] if seq.digests else ROOT
             digest = block_digest(parent, ids[i * bs:(i + 1) * bs])
+            tail = seq.tail_rows.pop(i, None)
             meta = None
-            if seq.params.prompt_logprobs is not None and (i + 1) * bs <= seq.prompt_lp_upto:
-                meta = seq.prompt_logprobs[i * bs:(i + 1) * bs]
+            if tail is not None and (i + 1) * bs <= seq.prompt_lp_upto:
+                meta = BlockMeta(seq.prompt_logprobs[i * bs:(i + 1) * bs], tail)
             self.alloc.register(seq.blocks[i], digest, meta)
             seq.digests.append(digest)
 

@@ -40,6 +40,14 @@ class TokenLogprob:
 
 
 @dataclass
+class BlockMeta:
+    """What a cached block keeps for echo requests: the prompt log-probs of its positions, and the
+    log-softmax at its last position (the log-prob of whatever token follows the block)."""
+    entries: list[TokenLogprob | None]
+    tail: torch.Tensor
+
+
+@dataclass
 class Output:
     """What a sequence sends after a step: the text and tokens new since the last one."""
     seq_id: int
@@ -65,6 +73,7 @@ class Sequence:
     output_logprobs: list[TokenLogprob] = field(default_factory=list)
     prompt_logprobs: list[TokenLogprob | None] = field(default_factory=list)  # by position, when asked for
     prompt_lp_upto: int = 0  # prompt_logprobs holds positions [0, prompt_lp_upto)
+    tail_rows: dict[int, torch.Tensor] = field(default_factory=dict)  # block -> log-softmax at its last position
     status: Status = Status.WAITING
     num_computed: int = 0
     blocks: list[int] = field(default_factory=list)
