@@ -61,6 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gsm8k-dir", type=Path, help="the official GSM8K train.jsonl/test.jsonl (optional)")
     p.add_argument("--record", type=Path, help="write the fixture and the peers' prompts here (a test replays them)")
     p.add_argument("--write-docs", action="store_true")
+    p.add_argument("--docs-from", type=Path, metavar="RESULTS", help="only write the docs section of a results.json")
     return p.parse_args(argv)
 
 
@@ -151,7 +152,7 @@ def lm_eval_prompts(venv: Path, tasks: Path, work: Path, peers: dict, extras: di
     return commands
 
 
-def real_gsm8k(args, rows: dict, work: Path, peers: dict, oc: dict) -> tuple[Path, list[Case], str]:
+def real_gsm8k(args, rows: dict, work: Path, peers: dict, extras: dict, oc: dict) -> tuple[Path, list[Case], str]:
     """The official GSM8K files: lm-eval's and OpenCompass's prompts on all of them."""
     real = work / "real"
     (real / "gsm8k").mkdir(parents=True, exist_ok=True)
@@ -162,7 +163,9 @@ def real_gsm8k(args, rows: dict, work: Path, peers: dict, oc: dict) -> tuple[Pat
     tasks = write_lm_eval_tasks(rows, real, lm_eval_tasks_dir(args.lm_venv))
     out = work / "lm_eval_out_real"
     command = "lm_eval " + run_lm_eval(args.lm_venv, tasks, ["cpp_gsm8k"], out, None)
-    peers["real_gsm8k_lmeval"] = {i: r["prompts"] for i, r in read_lm_eval(out)["cpp_gsm8k"].items()}
+    found = read_lm_eval(out)["cpp_gsm8k"]
+    peers["real_gsm8k_lmeval"] = {i: r["prompts"] for i, r in found.items()}
+    extras["real_gsm8k_lmeval"] = {"peer_stop": next(iter(found.values()))["gen_kwargs"].get("until")}
     peers["real_gsm8k_opencompass"] = oc["gsm8k"]
     cases = [Case("real_gsm8k_lmeval", "datasets_cfg/gsm8k/gsm8k_lmeval_gen.py", "gsm8k", "lm-eval"),
              Case("real_gsm8k_opencompass", "datasets_cfg/gsm8k/gsm8k_opencompass_gen.py", "gsm8k", "opencompass")]
@@ -171,6 +174,9 @@ def real_gsm8k(args, rows: dict, work: Path, peers: dict, oc: dict) -> tuple[Pat
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.docs_from:
+        write_docs(REPO / "docs" / "benchmarks.md", json.loads(args.docs_from.read_text()))
+        return 0
     work: Path = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -189,7 +195,7 @@ def main(argv=None) -> int:
     peers["mmlu_opencompass"] = oc["mmlu"]
     cases, roots = list(CASES), {c.name: data for c in CASES}
     if args.gsm8k_dir:
-        real, real_cases, command = real_gsm8k(args, rows, work, peers, oc)
+        real, real_cases, command = real_gsm8k(args, rows, work, peers, extras, oc)
         commands.append(command)
         cases += real_cases
         roots.update({c.name: real for c in real_cases})
@@ -242,10 +248,15 @@ def _all_same(r: dict) -> bool:
 
 
 def write_docs(path: Path, report: dict) -> None:
-    rows = ["| case | preset config | peer | samples (compass / peer) | identical prompts | prompt hash |",
-            "|---|---|---|---:|---:|---|"]
-    rows += [f"| {r['case']} | `{r['config']}` | {r['peer']} | {r['compass']} / {r['peer_n']} | {r['identical']} | "
-             f"`{r['prompt_hash']}` |" for r in report["results"]]
+    rows = ["| case | preset config | peer | samples (compass / peer) | identical prompts | stop strings | prompt hash |",
+            "|---|---|---|---:|---:|---|---|"]
+    for r in report["results"]:
+        stop = "-" if r.get("peer_stop") is None else "same" if r["peer_stop"] == r["stop"] else "DIFFER"
+        known = f" + {r['known']} known" if r["known"] else ""
+        rows.append(f"| {r['case']} | `{r['config']}` | {r['peer']} | {r['compass']} / {r['peer_n']} | "
+                    f"{r['identical']}{known} | {stop} | `{r['prompt_hash']}` |")
+    known_notes = [f"`{case}` `{sid}`: {why}." for case, ids in KNOWN_DIFFERENCES.items() for sid, why in ids.items()
+                   if any(r["case"] == case and r["known"] for r in report["results"])]
     section = "\n".join([
         f"### {report['date']}", "",
         f"lm-eval {report['lm_eval']} and OpenCompass {report['opencompass']}, each in its own venv, offline. "
@@ -253,8 +264,9 @@ def write_docs(path: Path, report: dict) -> None:
         *rows, "",
         "Identical: the preset's prompt equals the peer's byte for byte (multiple choice: each prompt followed "
         "by its scored continuation, e.g. `...Answer: A`), for every sample of both. `real_*`: the official "
-        "GSM8K files (train 7,473, test 1,319); their prompt hash is what a result of that preset on the "
-        "official test split carries.", "", ""])
+        "GSM8K files (openai/grade-school-math `train.jsonl`, 7,473 rows; `test.jsonl`, 1,319); their prompt "
+        "hash is what a result of that preset on those files carries. Stop strings: lm-eval's `until` for "
+        "the sample equals the preset's `stop`. Known differences: " + " ".join(known_notes), "", ""])
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
     if HEADING not in text:
         text = text.rstrip("\n") + "\n\n" + HEADING + "\n\n" + INTRO + "\n\n"
