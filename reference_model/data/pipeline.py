@@ -78,7 +78,6 @@ def _unique_ids(docs: list[Doc]) -> None:
 def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
     check_config(cfg)
     out = Path(out_dir)
-    (out / "stages").mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     reports: list[StageReport] = []
 
@@ -89,6 +88,10 @@ def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
     load_report.seconds = time.perf_counter() - t0
     reports.append(load_report)
     log(f"[format] {len(docs)} docs from {len(cfg.sources)} source(s)")
+    if not docs:  # every file unreadable or every line bad: nothing written, nothing to train on
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(load_report.counters.items()) if k.startswith("skipped")) or "none"
+        raise CompassError(f"config.sources: no document could be read (skipped: {skipped})")
+    (out / "stages").mkdir(parents=True, exist_ok=True)
 
     def record(result: StageResult) -> list[Doc]:
         rep = result.report
@@ -98,6 +101,9 @@ def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
             _write_jsonl(out / "stages" / f"{rep.stage}.rejected.jsonl",
                          ({"id": d.id, "source": d.source, "reason": r} for d, r in result.rejected))
         log(f"[{rep.stage}] {rep.n_in} -> {rep.n_out}  dropped {dict(rep.dropped)}")
+        if not result.kept:  # an empty corpus is never the intended result of a data run
+            raise CompassError(f"config.{rep.stage}: the {rep.stage} stage dropped every document "
+                               f"({dict(rep.dropped)}; see {out / 'stages' / (rep.stage + '.rejected.jsonl')})")
         return result.kept
 
     (out / "stages" / "format.json").write_text(json.dumps(load_report.to_json(), indent=2))

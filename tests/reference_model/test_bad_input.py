@@ -187,3 +187,21 @@ def test_run_shorter_than_the_default_warmup_just_runs(tmp_path, tiny_corpus):
     assert cfg.warmup_steps == 3
     assert pretrain(cfg)["steps"] == 3
     assert build(TrainConfig, {"data": "d", "max_steps": 500}).warmup_steps == 10  # longer runs: unchanged default
+
+
+def test_sources_with_no_readable_document_write_nothing(tmp_path, capsys):
+    (tmp_path / "rows.jsonl").write_text('{"other": 1}\n{broken\n')
+    (tmp_path / "data.json").write_text(json.dumps({"sources": [{"type": "jsonl", "path": str(tmp_path / "rows.jsonl")}]}))
+    line = _fails_cleanly(capsys, ["data", "--config", str(tmp_path / "data.json"), "--out", str(tmp_path / "out")],
+                          "config.sources", tmp_path / "out")
+    assert "skipped_line:bad_json_or_missing_key 2" in line
+
+
+def test_a_stage_that_drops_every_document_is_an_error_not_an_empty_corpus(tmp_path, capsys):
+    from reference_model.cli import main
+
+    cfg = _data_config(tmp_path)
+    rc = main(["data", "--config", cfg, "--out", str(tmp_path / "out"), "--set", "safety.blocklist=apples"])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: config.safety: the safety stage dropped every")
+    assert not (tmp_path / "out" / "manifest.json").exists() and not (tmp_path / "out" / "shards").exists()
