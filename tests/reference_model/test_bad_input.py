@@ -42,7 +42,8 @@ def test_bad_jsonl_lines_are_counted_not_fatal(tmp_path):
 def test_data_cli_survives_bad_file(tmp_path, cli):
     (tmp_path / "in").mkdir()
     for i in range(5):
-        (tmp_path / "in" / f"ok{i}.txt").write_text(f"Document {i} talks about the weather in the valley today. " * 3)
+        (tmp_path / "in" / f"ok{i}.txt").write_text(f"Document {i} talks about the weather in the valley today. "
+                                                    f"Tomorrow brings rain to the {i + 2} hills, and the rivers rise.")
     (tmp_path / "in" / "bad.txt").write_bytes(b"\x80\x81\x82 not utf8 \xc3\x28")
     cfg = {"sources": [{"type": "text", "path": str(tmp_path / "in")}], "tokenizer_vocab": 300,
            "pack": {"val_fraction": 0.0}}
@@ -52,7 +53,7 @@ def test_data_cli_survives_bad_file(tmp_path, cli):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     fmt = manifest["stages"][0]
     assert fmt["counters"]["skipped_file:bad_encoding"] == 1
-    assert fmt["n_out"] == 5
+    assert fmt["n_out"] == 5 and manifest["totals"]["docs"] == 5  # (it once passed on an empty corpus)
 
 
 @pytest.mark.parametrize("flags, key", [
