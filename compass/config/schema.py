@@ -365,14 +365,43 @@ class RunnerCfg:
     type: Any = "LocalRunner"
     max_num_workers: int = 1
     retry: int = 1
+    heartbeat_s: float | None = None  # kill and retry a task whose log and events stop growing this long
+    poll_s: float | None = None  # seconds between checks of running tasks; None: the runner's default
+    cpus_per_task: int = 1  # ray: num_cpus per task; slurm: --cpus-per-task
+    address: str | None = None  # ray: None (a local cluster for this run), "auto", "HOST:PORT", "ray://HOST:PORT"
+    partition: str | None = None  # slurm: sbatch --partition
+    gres: str = "gpu:{num_gpus}"  # slurm: sbatch --gres for a task needing GPUs ({num_gpus} filled in)
+    time: str | None = None  # slurm: sbatch --time limit, e.g. "2:00:00" or "1-12:00:00"
+    qos: str | None = None  # slurm: sbatch --qos
+    account: str | None = None  # slurm: sbatch --account
+    extra_flags: list[str] = field(default_factory=list)  # slurm: more sbatch flags, as given
 
     def validate(self, where: str) -> RunnerCfg:
         from compass.runners import RUNNER_ALIASES, RUNNERS
+        from compass.runners.slurm import check_flags, check_gres, check_time
 
         if self.max_num_workers < 1:
             raise CompassError(f"{where}.max_num_workers: must be >= 1, got {self.max_num_workers}")
         if self.retry < 0:
             raise CompassError(f"{where}.retry: must be >= 0, got {self.retry}")
+        for key in ("heartbeat_s", "poll_s"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise CompassError(f"{where}.{key}: must be > 0 seconds (or None), got {value}")
+        if self.cpus_per_task < 1:
+            raise CompassError(f"{where}.cpus_per_task: must be >= 1, got {self.cpus_per_task}")
+        if self.address is not None and not re.fullmatch(r"auto|local|(ray://)?[\w.\-\[\]:]+:\d+", self.address):
+            raise CompassError(f"{where}.address: expected 'auto', 'local', 'HOST:PORT' or 'ray://HOST:PORT', "
+                               f"got {self.address!r}")
+        for key in ("partition", "qos", "account"):
+            value = getattr(self, key)
+            if value is not None and not re.fullmatch(r"[\w.\-,]+", value):
+                raise CompassError(f"{where}.{key}: expected a Slurm name (letters, digits, . - _ ,), got {value!r}")
+        for key, check in (("time", check_time), ("gres", check_gres), ("extra_flags", check_flags)):
+            try:
+                check(getattr(self, key))
+            except ValueError as exc:
+                raise CompassError(f"{where}.{key}: {exc}") from None
         return replace(self, type=canonical(self.type, RUNNERS, RUNNER_ALIASES, f"{where}.type"))
 
 

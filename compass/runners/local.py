@@ -1,7 +1,7 @@
 """Local runner: each job is its own subprocess, N at a time, with GPUs handed out per job.
 
-A job that fails is retried (except exit code 2, bad input, which would fail the same way again);
-its log keeps every attempt, and the outcome carries the job's own last error line.
+The shared loop (``drive.py``) retries failures and kills stalled workers; this module only starts,
+polls and kills subprocesses, and hands each its own GPUs through ``CUDA_VISIBLE_DEVICES``.
 """
 from __future__ import annotations
 
@@ -9,24 +9,22 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from compass.runners.base import Job, Outcome, last_error_line
-from compass.tasks.worker import EXIT_BAD_INPUT, EXIT_LIMIT, PARENT_ENV
+from compass.runners.base import Job, Outcome
+from compass.runners.drive import RUNNING, Attempt, Status, drive
+from compass.tasks.worker import PARENT_ENV
 
 if TYPE_CHECKING:
     from compass.config import RunnerCfg
 
 
 @dataclass
-class _Running:
-    job: Job
+class _Proc:
     proc: subprocess.Popen[bytes]
     gpus: list[str]
-    attempt: int
     log_file: TextIO = field(repr=False)
 
 
@@ -43,68 +41,64 @@ def visible_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU")]
 
 
+class LocalLauncher:
+    """Subprocesses of ``compass run``: they inherit ``pass_fds`` (the run directory's lock, so it
+    stays held while any worker lives) and die with it."""
+
+    def __init__(self, poll_s: float, pass_fds: tuple[int, ...]) -> None:
+        self.poll_s = poll_s
+        self.pass_fds = pass_fds
+        self.gpus_free = visible_gpus()
+        self.total_gpus = len(self.gpus_free)
+
+    def refuse(self, job: Job) -> str | None:
+        if job.num_gpus > self.total_gpus:
+            return f"needs {job.num_gpus} GPUs, this machine has {self.total_gpus}"
+        return None
+
+    def fits(self, job: Job) -> bool:
+        return job.num_gpus <= len(self.gpus_free)
+
+    def start(self, job: Job, attempt: int) -> _Proc:
+        gpus, self.gpus_free = self.gpus_free[: job.num_gpus], self.gpus_free[job.num_gpus:]
+        log_file = job.log.open("a", encoding="utf-8")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus),
+               PARENT_ENV: str(os.getpid())}
+        proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, pass_fds=self.pass_fds)
+        return _Proc(proc, gpus, log_file)
+
+    def poll(self, attempts: list[Attempt]) -> list[Status]:
+        codes = [a.handle.proc.poll() for a in attempts]
+        return [RUNNING if code is None else code for code in codes]
+
+    def kill(self, attempt: Attempt) -> None:
+        attempt.handle.proc.kill()
+
+    def release(self, attempt: Attempt) -> None:
+        attempt.handle.log_file.close()
+        self.gpus_free += attempt.handle.gpus
+
+    def cancel_all(self, attempts: list[Attempt]) -> None:
+        for a in attempts:
+            a.handle.proc.kill()
+            a.handle.proc.wait()
+            a.handle.log_file.close()
+
+
 def run_jobs(jobs: list[Job], *, max_workers: int = 1, retry: int = 1,
              on_tick: Callable[[], None] | None = None, poll_s: float = 0.2,
-             pass_fds: tuple[int, ...] = ()) -> list[Outcome]:
-    """Run every job, ``max_workers`` at a time; ``pass_fds`` are inherited by each worker (the run
-    directory's lock, so it stays held while any worker lives)."""
-    gpus_free = visible_gpus()
-    total_gpus = len(gpus_free)
-    queue = [(job, 1) for job in jobs]
-    running: list[_Running] = []
-    outcomes: dict[str, Outcome] = {}
-    try:
-        while queue or running:
-            while queue and len(running) < max_workers:
-                job, attempt = queue[0]
-                if job.num_gpus > total_gpus:
-                    queue.pop(0)
-                    outcomes[job.id] = Outcome(job, EXIT_BAD_INPUT, 0,
-                                               f"needs {job.num_gpus} GPUs, this machine has {total_gpus}")
-                    continue
-                if job.num_gpus > len(gpus_free):
-                    break  # wait for a running job to free its GPUs
-                queue.pop(0)
-                gpus, gpus_free = gpus_free[: job.num_gpus], gpus_free[job.num_gpus:]
-                running.append(_start(job, gpus, attempt, pass_fds))
-            time.sleep(poll_s)
-            if on_tick:
-                on_tick()
-            for r in [r for r in running if r.proc.poll() is not None]:
-                running.remove(r)
-                r.log_file.close()
-                gpus_free += r.gpus
-                code = r.proc.returncode
-                if code not in (0, EXIT_BAD_INPUT, EXIT_LIMIT) and r.attempt <= retry:
-                    queue.append((r.job, r.attempt + 1))
-                    continue
-                outcomes[r.job.id] = Outcome(r.job, code, r.attempt, "" if code == 0 else last_error_line(r.job.log))
-    finally:
-        for r in running:  # interrupted: leave no orphan workers behind
-            r.proc.kill()
-            r.proc.wait()
-            r.log_file.close()
-    if on_tick:
-        on_tick()
-    return [outcomes[job.id] for job in jobs]
-
-
-def _start(job: Job, gpus: list[str], attempt: int, pass_fds: tuple[int, ...]) -> _Running:
-    job.log.parent.mkdir(parents=True, exist_ok=True)
-    log_file = job.log.open("a", encoding="utf-8")
-    log_file.write(f"=== attempt {attempt}: {' '.join(job.argv)} ===\n")
-    log_file.flush()
-    env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus),
-           PARENT_ENV: str(os.getpid())}
-    proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                            pass_fds=pass_fds)
-    return _Running(job, proc, gpus, attempt, log_file)
+             pass_fds: tuple[int, ...] = (), heartbeat_s: float | None = None) -> list[Outcome]:
+    """Run every job, ``max_workers`` at a time, as subprocesses of this one."""
+    return drive(jobs, LocalLauncher(poll_s, pass_fds), max_workers=max_workers, retry=retry,
+                 heartbeat_s=heartbeat_s, on_tick=on_tick)
 
 
 def run(jobs: list[Job], cfg: RunnerCfg, *, max_workers: int, retry: int,
         on_tick: Callable[[], None] | None = None, pass_fds: tuple[int, ...] = ()) -> list[Outcome]:
     """The ``Runner`` interface over :func:`run_jobs`: subprocesses on this machine."""
-    return run_jobs(jobs, max_workers=max_workers, retry=retry, on_tick=on_tick, pass_fds=pass_fds)
+    return run_jobs(jobs, max_workers=max_workers, retry=retry, on_tick=on_tick, pass_fds=pass_fds,
+                    poll_s=cfg.poll_s or 0.2, heartbeat_s=cfg.heartbeat_s)
 
 
 def python_module(module: str, *args: str) -> list[str]:
