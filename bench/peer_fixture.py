@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 SUBJECTS = {"elementary_arithmetic": "abstract_algebra", "fictional_geography": "high_school_european_history",
             "number_comparison": "college_computer_science", "unit_conversion": "us_foreign_policy"}
 LETTERS = ["A", "B", "C", "D"]
+CEVAL_SUBJECTS = ["advanced_mathematics", "college_economics", "logic", "physician"]  # real C-Eval subjects
+CEVAL_COLUMNS = ["id", "question", *LETTERS, "answer", "explanation"]
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
 
 
@@ -28,7 +30,7 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFL
 class Case:
     name: str
     config: str  # the preset, relative to the repository
-    data: str  # which fixture directory: mmlu, gsm8k or gsm8k_same
+    data: str  # which fixture directory: mmlu, gsm8k, gsm8k_same or ceval
     peer: str  # lm-eval or opencompass
     num_fewshot: int | None = None  # lm-eval's --num_fewshot
     same_split: bool = False  # few-shot examples from the test split itself
@@ -41,6 +43,8 @@ CASES = [
     Case("gsm8k_lmeval_same_split", "datasets_cfg/gsm8k/gsm8k_lmeval_gen.py", "gsm8k_same", "lm-eval",
          same_split=True),
     Case("mmlu_opencompass", "datasets_cfg/mmlu/mmlu_opencompass_ppl.py", "mmlu", "opencompass"),
+    Case("ceval_lmeval", "datasets_cfg/ceval/ceval_lmeval_ppl.py", "ceval", "lm-eval"),
+    Case("ceval_lmeval_5shot", "datasets_cfg/ceval/ceval_lmeval_5shot_ppl.py", "ceval", "lm-eval", num_fewshot=5),
 ]
 
 # Samples whose prompts differ from the peer's on purpose, and why.
@@ -53,7 +57,7 @@ KNOWN_DIFFERENCES = {"mmlu_opencompass": {
 # -- the fixture ----------------------------------------------------------------------------------
 def build_rows(n_test: int = 6, n_train: int = 12) -> dict:
     """The fixture's rows: MMLU ``[question, A, B, C, D, letter]`` per subject and split, GSM8K dicts."""
-    from compass.synthetic import gsm8k_items, mmlu_items
+    from compass.synthetic import ceval_items, gsm8k_items, mmlu_items
 
     mmlu: dict[str, dict[str, list[list[str]]]] = {}
     for synthetic_name, subject in SUBJECTS.items():
@@ -67,7 +71,12 @@ def build_rows(n_test: int = 6, n_train: int = 12) -> dict:
     gsm8k = {"train": gsm8k_items("train", n_train), "test": gsm8k_items("test", 2 * n_test)}
     same = gsm8k_items("test", 8, seed=1)
     same = same + [same[2], same[2], same[5]]  # copies: a draw may hit one twice (lm-eval then redraws)
-    return {"mmlu": mmlu, "gsm8k": gsm8k, "gsm8k_same": {"test": same}}
+    ceval = {subject: {split: [[str(i), c.question, *c.choices, c.answer, c.explanation]
+                                for i, c in enumerate(ceval_items(subject, split, n))]
+                       for split, n in (("dev", 5), ("val", n_test))} for subject in CEVAL_SUBJECTS}
+    ceval[CEVAL_SUBJECTS[0]]["val"][0][1] = " " + ceval[CEVAL_SUBJECTS[0]]["val"][0][1] + "\n"
+    ceval[CEVAL_SUBJECTS[0]]["dev"][2][1] = "\u3000" + ceval[CEVAL_SUBJECTS[0]]["dev"][2][1]  # ideographic space
+    return {"mmlu": mmlu, "gsm8k": gsm8k, "gsm8k_same": {"test": same}, "ceval": ceval}
 
 
 def write_compass_layout(rows: dict, root: Path) -> Path:
@@ -81,6 +90,12 @@ def write_compass_layout(rows: dict, root: Path) -> Path:
     for name in ("gsm8k", "gsm8k_same"):
         for split, items in rows[name].items():
             _jsonl(root / name / f"{split}.jsonl", items)
+    for subject, splits in rows["ceval"].items():
+        for split, items in splits.items():
+            out = root / "ceval" / split / f"{subject}_{split}.csv"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with out.open("w", newline="", encoding="utf-8") as f:
+                csv.writer(f).writerows([CEVAL_COLUMNS, *items])
     return root
 
 
@@ -115,19 +130,23 @@ def compass_prompts(case: Case, root: Path) -> CompassSide:
     from compass.config import load_config, read_python_config
 
     raw = read_python_config(REPO / case.config)
-    (dataset,) = next(v for k, v in raw.items() if k.endswith("_datasets"))
-    dataset = dict(dataset, path=str(root / case.data))
+    listed = next(v for k, v in raw.items() if k.endswith("_datasets"))
+    subjects = set(os.listdir(root / case.data / "dev")) if case.data == "ceval" else set()
+    chosen = [dict(d, path=str(root / case.data)) for d in listed  # C-Eval: one dataset per fixture subject
+              if not subjects or f"{d['name']}_dev.csv" in subjects]
     if case.same_split:
-        dataset["reader_cfg"] = dict(dataset["reader_cfg"], train_split="test")
+        chosen = [dict(d, reader_cfg=dict(d["reader_cfg"], train_split="test")) for d in chosen]
     config = root / f"{case.name}_config.py"
-    config.write_text(f"models = [dict(abbr='m', path='unused')]\ndatasets = [{dataset!r}]\n")
-    ds = load_config(config).datasets[0]
-    inferencer = ds.infer_cfg.inferencer
-    side = CompassSide({}, {}, ds.prompt_preset, inferencer.stop)
-    for sample, prompt in prompts.prompts_for(ds, datasets.load(ds), case.name):
-        side.prompts[sample.id] = prompt.text
-        side.texts[sample.id] = ([prompt.text + inferencer.continuation.format(label=c) for c in inferencer.choices]
-                                 if inferencer.type == "loglikelihood" else [prompt.text])
+    config.write_text(f"models = [dict(abbr='m', path='unused')]\ndatasets = {chosen!r}\n")
+    side = CompassSide({}, {}, None, [])
+    for ds in load_config(config).datasets:
+        inferencer = ds.infer_cfg.inferencer
+        side.preset, side.stop = ds.prompt_preset, inferencer.stop
+        for sample, prompt in prompts.prompts_for(ds, datasets.load(ds), case.name):
+            side.prompts[sample.id] = prompt.text
+            side.texts[sample.id] = ([prompt.text + inferencer.continuation.format(label=c)
+                                      for c in inferencer.choices] if inferencer.type == "loglikelihood"
+                                     else [prompt.text])
     return side
 
 
@@ -143,6 +162,11 @@ def write_lm_eval_tasks(rows: dict, root: Path, lm_eval_tasks: Path) -> Path:
                                 for r in items]) for split, items in splits.items()}
         _yaml(tasks / f"mmlu_{subject}.yaml", include=str(lm_eval_tasks / "mmlu" / "default" / f"mmlu_{subject}.yaml"),
               task=f"cpp_mmlu_{subject}", tag="cpp_mmlu", dataset_name=None, dataset_kwargs={"data_files": files})
+    for subject, splits in rows["ceval"].items():
+        files = {split: _jsonl(root / "lm_eval_data" / f"ceval_{subject}_{split}.jsonl",
+                               [dict(zip(CEVAL_COLUMNS, r)) for r in items]) for split, items in splits.items()}
+        _yaml(tasks / f"ceval_{subject}.yaml", include=str(lm_eval_tasks / "ceval" / f"ceval-valid_{subject}.yaml"),
+              task=f"cpp_ceval_{subject}", tag="cpp_ceval", dataset_name=None, dataset_kwargs={"data_files": files})
     gsm8k = str(lm_eval_tasks / "gsm8k" / "gsm8k.yaml")
     files = {s: str(root / "gsm8k" / f"{s}.jsonl") for s in ("train", "test")}
     _yaml(tasks / "gsm8k.yaml", include=gsm8k, task="cpp_gsm8k", tag=[], dataset_name=None,
@@ -177,7 +201,8 @@ def read_lm_eval(out: Path) -> dict[str, dict[str, dict]]:
     found: dict[str, dict[str, dict]] = {}
     for path in sorted(out.rglob("samples_cpp_*.jsonl")):
         task = path.name[len("samples_"):].rsplit("_", 1)[0]
-        subject = task[len("cpp_mmlu_"):] if task.startswith("cpp_mmlu_") else None
+        family = next((f for f in ("cpp_mmlu", "cpp_ceval") if task.startswith(f + "_")), None)
+        subject = task[len(family) + 1:] if family else None
         for line in filter(None, path.read_text(encoding="utf-8").split("\n")):  # not splitlines: U+2028 is text
             s = json.loads(line)
             args = [list(a.values()) for a in s["arguments"].values()]
@@ -186,5 +211,5 @@ def read_lm_eval(out: Path) -> dict[str, dict[str, dict]]:
                 row = {"prompts": [ctx + cont for ctx, cont in args]}
             else:
                 row = {"prompts": [args[0][0]], "gen_kwargs": args[0][1]}
-            found.setdefault("cpp_mmlu" if subject else task, {})[sid] = row
+            found.setdefault(family or task, {})[sid] = row
     return found

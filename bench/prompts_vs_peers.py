@@ -134,6 +134,7 @@ def lm_eval_tasks_dir(venv: Path) -> Path:
 
 LM_EVAL_RUNS = {  # (lm-eval task, --num_fewshot) -> case
     ("cpp_mmlu", None): "mmlu_lmeval", ("cpp_mmlu", 5): "mmlu_lmeval_5shot",
+    ("cpp_ceval", None): "ceval_lmeval", ("cpp_ceval", 5): "ceval_lmeval_5shot",
     ("cpp_gsm8k", None): "gsm8k_lmeval", ("cpp_gsm8k_same", None): "gsm8k_lmeval_same_split"}
 
 

@@ -156,7 +156,7 @@ def test_official_layout(ceval_mini, tmp_path):
     first = next(s for s in data.test if s.group == "logic")
     assert first.id == "logic/0" and first.gold in "ABCD"
     assert first.fields["subject"] == "logic" and first.fields["subject_zh"] == "逻辑学"
-    assert set(first.fields) == {"question", "A", "B", "C", "D", "subject", "subject_zh"}
+    assert set(first.fields) == {"question", "A", "B", "C", "D", "subject", "subject_zh", "question_stripped"}
     shot = next(s for s in data.fewshot if s.group == "logic")
     assert shot.fields["explanation"].endswith(f"故选{shot.gold}。")  # dev carries explanations
     only = ceval.load(str(ceval_mini), ["accountant", "physician"], "dev", "val")

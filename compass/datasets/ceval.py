@@ -138,7 +138,7 @@ def _sample(row: dict, subject: str, where: str) -> Sample:
         raise CompassError(f"{where}: column 'id' is empty")
     zh = SUBJECTS[subject][0] if subject in SUBJECTS else subject.replace("_", " ")
     fields = {key: str(row[key]) for key in ("question", *LETTERS)}
-    fields.update(subject=subject.replace("_", " "), subject_zh=zh)
+    fields.update(subject=subject.replace("_", " "), subject_zh=zh, question_stripped=fields["question"].strip())
     if "explanation" in row:
         fields["explanation"] = str(row["explanation"] or "")
     return Sample(f"{subject}/{row_id}", fields, answer, subject)
