@@ -3,8 +3,8 @@ OpenCompass (``bench/prompts_vs_peers.py``; ``tests/test_presets.py`` replays th
 
 The fixture is the project's synthetic data (``compass.synthetic``) in the official layouts, made
 harder: MMLU subjects renamed to real ones (so lm-eval's and OpenCompass's own per-subject configs
-apply), questions with surrounding whitespace and braces, and a GSM8K test split with repeated rows
-for few-shot draws from the test split itself. The rows are data, so a recording carries them.
+apply), questions with surrounding whitespace and braces, C-Eval under real subjects, and a GSM8K
+test split with repeated rows for few-shot draws from the test split itself. The rows are data, so a recording carries them.
 """
 from __future__ import annotations
 

@@ -3,12 +3,13 @@
     python bench/prompts_vs_peers.py [--gsm8k-dir DIR] [--record tests/data/peer_prompts.json] [--write-docs]
 
 1. A fixture (``bench/peer_fixture.py``): synthetic MMLU (4 subjects under real subject names,
-   questions with surrounding whitespace and braces) and GSM8K (a train split, and a test split with
-   repeated rows for few-shot draws from the test split itself), in the official layouts.
+   questions with surrounding whitespace and braces), C-Eval (4 real subjects, whitespace around
+   questions) and GSM8K (a train split, and a test split with repeated rows for few-shot draws from
+   the test split itself), in the official layouts.
 2. Compass: each preset in ``datasets_cfg`` pointed at the fixture, prompts built by the suite's own
    loaders and prompt assembly.
-3. lm-eval 0.4.13 (its own venv, offline): task YAMLs that include lm-eval's own ``mmlu_<subject>.yaml``
-   and ``gsm8k.yaml`` and only change where the data is, run by ``lm_eval run --model dummy
+3. lm-eval 0.4.13 (its own venv, offline): task YAMLs that include lm-eval's own ``mmlu_<subject>.yaml``,
+   ``ceval-valid_<subject>.yaml`` and ``gsm8k.yaml`` and only change where the data is, run by ``lm_eval run --model dummy
    --log_samples`` (its whole request-building pipeline, no weights), with and without ``--num_fewshot 5``.
 4. OpenCompass 0.5.4 (its own venv): its own ``mmlu_ppl.py`` / ``gsm8k_gen.py`` configs through its
    inference task and ``HuggingFaceBaseModel`` on a tiny random model (``bench/opencompass_prompts.py``).
