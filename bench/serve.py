@@ -3,7 +3,7 @@
     python bench/serve.py [--ckpt examples/assets/reference-demo | --url http://127.0.0.1:8000/v1 --model NAME]
                           [--concurrency 1,4,16,32,64] [--requests-per-client 4] [--prompt-tokens 64]
                           [--max-tokens 128] [--load-test 1000] [--load-concurrency 64] [--json out.json]
-                          [--write-docs] [--max-wait 120]
+                          [--max-wait 120]
 
 Without ``--url`` it starts ``refmodel serve CKPT --port 0`` itself (``--server-arg`` adds flags).
 Each concurrency level runs that many closed-loop clients, each sending ``--requests-per-client``
@@ -30,6 +30,7 @@ import random
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,7 +38,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quiet import cpu_busy_s, wait_idle  # noqa: E402
 
-HEADING = "## Serving: `refmodel serve` under load (CPU)"
 WORDS = ["river", "stone", "cloud", "table", "music", "light", "paper", "horse", "chair", "bread", "ocean", "tiger",
          "plant", "smile", "dream", "glass"]
 
@@ -211,6 +211,76 @@ def measure(args, host: str, port: int) -> dict:
     return out
 
 
+def scoring_requests(n: int) -> list[dict]:
+    """MMLU-format 5-shot log-likelihood requests as compass sends them: the context alone, then the
+    context followed by each of " A".." D", with echo, logprobs 0 and max_tokens 0."""
+    import csv
+
+    root = REPO / "examples" / "data" / "mmlu-mini" / "data"
+    bodies = []
+    for test in sorted((root / "test").glob("*_test.csv")):
+        subject = test.name[: -len("_test.csv")]
+        shots = list(csv.reader((root / "dev" / f"{subject}_dev.csv").open()))[:5]
+
+        def block(r: list[str], gold: bool) -> str:
+            return f"{r[0]}\nA. {r[1]}\nB. {r[2]}\nC. {r[3]}\nD. {r[4]}\nAnswer:" + (f" {r[5]}\n\n" if gold else "")
+
+        head = f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
+        head += "".join(block(r, True) for r in shots)
+        for row in csv.reader(test.open()):
+            context = head + block(row, False)
+            bodies.append({"prompt": [context] + [context + f" {c}" for c in "ABCD"], "echo": True, "logprobs": 0,
+                           "max_tokens": 0, "temperature": 0})
+    return bodies[:n]
+
+
+async def run_scoring(host: str, port: int, model: str, bodies: list[dict], clients: int) -> list[int]:
+    queue = list(range(len(bodies)))
+    statuses: list[int] = []
+
+    async def client() -> None:
+        conn = Conn(host, port)
+        try:
+            while queue:
+                status, _, _ = await conn.request("/v1/completions", {"model": model, **bodies[queue.pop()]})
+                statuses.append(status)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return statuses
+
+
+def prefix_test(args) -> dict:
+    """The same scoring requests against a server with and without the prefix cache."""
+    bodies = scoring_requests(args.prefix_test)
+    out = {}
+    for label, extra in (("prefix_cache", []), ("no_prefix_cache", ["--no-prefix-cache"])):
+        saved = args.server_arg
+        args.server_arg = saved + extra
+        proc, url = start_server(args)
+        args.server_arg = saved
+        parts = urlsplit(url)
+        try:
+            if args.max_wait:
+                wait_idle(args.max_wait)
+            b0, t0 = cpu_busy_s(), time.perf_counter()
+            statuses = asyncio.run(run_scoring(parts.hostname or "127.0.0.1", parts.port or 80, args.model, bodies, 4))
+            wall = time.perf_counter() - t0
+            with urllib.request.urlopen(url.removesuffix("/v1") + "/metrics") as r:
+                text = r.read().decode()
+            served = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                      if line.startswith(("refmodel:prompt_tokens_total", "refmodel:prompt_tokens_cached_total"))}
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        out[label] = {"requests": len(bodies), "wall_s": round(wall, 2), "requests_per_s": round(len(bodies) / wall, 2),
+                      "ok": statuses.count(200), "machine_busy_cores": round((cpu_busy_s() - b0) / wall, 2), **served}
+        print(json.dumps({label: out[label]}), flush=True)
+    out["speedup"] = round(out["no_prefix_cache"]["wall_s"] / out["prefix_cache"]["wall_s"], 2)
+    return out
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ckpt", default=str(REPO / "examples" / "assets" / "reference-demo"))
@@ -224,27 +294,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--load-test", type=int, default=0, help="requests of the bounded load test (0: none)")
     p.add_argument("--load-concurrency", type=int, default=64)
     p.add_argument("--load-max-tokens", type=int, default=32)
+    p.add_argument("--prefix-test", type=int, default=0,
+                   help="also time this many 5-shot scoring requests with and without the prefix cache (0: none)")
     p.add_argument("--max-wait", type=float, default=0, help="wait up to this long for the machine to go quiet")
     p.add_argument("--json", type=Path)
-    p.add_argument("--write-docs", action="store_true", help=f"add a dated section under {HEADING!r} in docs/benchmarks.md")
     args = p.parse_args(argv)
-    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    proc = None
-    url = args.url
-    if url is None:
-        proc, url = start_server(args)
-    parts = urlsplit(url)
-    try:
-        result = measure(args, parts.hostname or "127.0.0.1", parts.port or 80)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(60)
+    result: dict = {}
+    if args.concurrency:
+        proc, url = (None, args.url) if args.url else start_server(args)
+        parts = urlsplit(url)
+        try:
+            result = measure(args, parts.hostname or "127.0.0.1", parts.port or 80)
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(60)
+    if args.prefix_test:
+        result["prefix_test"] = prefix_test(args)
     result["setup"] = {"date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()}-core CPU, "
                        f"{platform.processor() or platform.machine()}", "ckpt": args.ckpt, "server_args": args.server_arg,
                        "prompt_words": args.prompt_tokens, "max_tokens": args.max_tokens,
@@ -252,10 +324,6 @@ def main(argv=None) -> int:
                        "command": "python bench/serve.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    if args.write_docs:
-        from serve_docs import write_docs
-
-        write_docs(result, REPO / "docs" / "benchmarks.md", HEADING)
     return 0
 
 
