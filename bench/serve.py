@@ -254,7 +254,7 @@ async def run_scoring(host: str, port: int, model: str, bodies: list[dict], clie
 def prefix_test(args) -> dict:
     """The same scoring requests against a server with and without the prefix cache."""
     bodies = scoring_requests(args.prefix_test)
-    out = {}
+    out: dict = {}
     for label, extra in (("prefix_cache", []), ("no_prefix_cache", ["--no-prefix-cache"])):
         saved = args.server_arg
         args.server_arg = saved + extra
