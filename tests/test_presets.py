@@ -8,6 +8,7 @@ configs on the fixture whose rows the recording carries), so these tests need ne
 """
 from __future__ import annotations
 
+import json
 import sys
 from types import SimpleNamespace
 from typing import Any, cast
@@ -42,7 +43,9 @@ def test_preset_prompts_are_the_peers_byte_for_byte(case, recording, tmp_path):
 
 
 def _hash(prompts: dict[str, str]) -> str:
-    return prompt_hash(cast(Any, [SimpleNamespace(id=i, prompt=p) for i, p in prompts.items()]))
+    """The prompt hash of these prompts put to a plain (not chat) model by generation."""
+    asked = json.dumps([[], False, None])  # no scored continuations, no chat template, no system turn
+    return prompt_hash(cast(Any, [SimpleNamespace(id=i, prompt=p) for i, p in prompts.items()]), asked)
 
 
 def _gsm8k(preset: str, data) -> dict:

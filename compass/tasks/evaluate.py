@@ -7,6 +7,7 @@ answer extractor re-scores a run at no inference cost, on any machine that has t
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -37,15 +38,24 @@ def evaluate_dataset(task: Task, run_dir: RunDir, ds: DatasetConfig) -> Result:
         ci95={k: [m.ci95[0], m.ci95[1]] for k, m in scoring.metrics.items()},
         evaluator=ds.eval_cfg.evaluator.type, config_hash=config_hash(task.model, ds),
         infer_hash=meta.infer_hash, compass_version=__version__, model_path=task.model.path,
-        dataset_path=ds.path, prompt_hash=prompt_hash(ordered), prompt_preset=ds.prompt_preset,
+        dataset_path=ds.path, prompt_hash=prompt_hash(ordered, asked_as(task, ds)), prompt_preset=ds.prompt_preset,
         breakdown=scoring.breakdown, grids=scoring.grids, retries=meta.retries, timing=meta.timing)
     records.write_record(run_dir.result(model, ds.abbr), result)
     return result
 
 
-def prompt_hash(predictions: list[Prediction]) -> str:
-    """A digest of exactly what the model was asked: every sample's id and full prompt."""
-    digest = hashlib.sha256()
+def asked_as(task: Task, ds: DatasetConfig) -> str:
+    """What shapes a question beyond its prompt text: the scored continuations of multiple choice,
+    and a chat model's template and system turn."""
+    inferencer = ds.infer_cfg.inferencer
+    scored = [inferencer.continuation, inferencer.choices] if inferencer.type == "loglikelihood" else []
+    return json.dumps([scored, task.model.chat, task.model.system_prompt])
+
+
+def prompt_hash(predictions: list[Prediction], asked: str = "") -> str:
+    """A digest of exactly what the model was asked: every sample's id and full prompt, and how they
+    were put to it (``asked_as``)."""
+    digest = hashlib.sha256(asked.encode())
     for p in sorted(predictions, key=lambda p: p.id):
         digest.update(f"{len(p.id)}:{p.id}{len(p.prompt)}:{p.prompt}".encode())
     return digest.hexdigest()[:16]
