@@ -126,3 +126,23 @@ def test_clustered_interval_is_wider_when_repeats_agree_and_equal_when_independe
     independent = [widths(False) for _ in range(30)]
     assert np.mean([c / n for c, n in agreeing]) > 1.6  # about sqrt(4) = 2 when repeats are copies
     assert np.mean([c / n for c, n in independent]) == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_gate_reports_a_change_in_truncation(tmp_path):
+    model = dict(abbr="ref", path=str(REPO / "examples" / "assets" / "reference-demo"), batch_size=8, max_out_len=96)
+    runs = {}
+    for name, cap in (("roomy", 96), ("tight", 30)):
+        ds = gsm8k_dataset(REPO / "examples" / "data" / "gsm8k-mini", max_out_len=cap)
+        proc = compass("run", str(write_config(tmp_path / f"{name}.py", [model], [ds])), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        (runs[name],) = list((tmp_path / "outputs" / name).iterdir())
+    assert result_of(runs["roomy"], "ref", "gsm8k-mini").metrics["truncated"] == 0.0
+    compass("gate", "--baseline", str(runs["roomy"]), "--candidate", str(runs["tight"]), "--json",
+            str(tmp_path / "gate.json"), cwd=tmp_path)
+    report = json.loads((tmp_path / "gate.json").read_text())
+    (dataset,) = report["datasets"]
+    assert dataset["truncated"][0] == 0.0 and dataset["truncated"][1] > 0.5
+    assert "truncation changed" in dataset["truncation_note"] and "more answers were cut" in dataset["truncation_note"]
+    compass("gate", "--baseline", str(runs["roomy"]), "--candidate", str(runs["roomy"]), "--json",
+            str(tmp_path / "same.json"), cwd=tmp_path)
+    assert json.loads((tmp_path / "same.json").read_text())["datasets"][0]["truncation_note"] is None

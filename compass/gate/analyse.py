@@ -21,6 +21,7 @@ from compass.gate.report import (
     Side,
     Verdict,
 )
+from compass.gate.truncation import truncation_note
 from compass.stats import comparison
 from compass.stats import paired as ps
 
@@ -63,6 +64,8 @@ def compare(
     for result in results:
         if result.dataset in prompts.differ:
             result.prompt_note = f"{prompts.differ[result.dataset]}; compared anyway (--allow-prompt-change)"
+        result.truncated, result.truncation_note = truncation_note(base.result(result.dataset),
+                                                                   cand.result(result.dataset))
     for result, p_adj in zip(results, ps.holm([r.p_value for r in results])):
         result.p_holm = float(p_adj)
         result.verdict, result.reason = decide(result, margin, alpha)

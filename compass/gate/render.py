@@ -54,6 +54,8 @@ def _notes(report: GateReport) -> list[tuple[DatasetResult, str]]:
     for r in report.datasets:
         if r.prompt_note:
             notes.append((r, r.prompt_note))
+        if r.truncation_note:
+            notes.append((r, r.truncation_note))
         if r.fallback:
             notes.append((r, r.fallback))
         if r.verdict != "pass":
@@ -124,6 +126,7 @@ def render_junit(report: GateReport) -> str:
         summary = (f"baseline {_pt(r.baseline)}, candidate {_pt(r.candidate)}, delta {_delta_ci(r)} pt, "
                    f"p {format_p(r.p_value)} (Holm {format_p(r.p_holm)}), MDD {_mdd(r)} pt, {r.test}: {r.reason}"
                    + (f"\n{r.fallback}" if r.fallback else "") + (f"\n{r.prompt_note}" if r.prompt_note else "")
+                   + (f"\n{r.truncation_note}" if r.truncation_note else "")
                    + ("\nprompts not checked: a result file lacks a prompt hash"
                       if r.dataset in report.prompts_unchecked else ""))
         message = r.reason + (f" [{r.fallback}]" if r.fallback else "")

@@ -58,6 +58,8 @@ class DatasetResult:
     losses: int | None = None  # binary per-sample test only: baseline right, candidate wrong
     wins: int | None = None  # binary per-sample test only: baseline wrong, candidate right
     prompt_note: str | None = None  # how the two runs' prompts differ, when --allow-prompt-change let them through
+    truncated: tuple[float, float] | None = None  # share of completions cut at max_out_len: baseline, candidate
+    truncation_note: str | None = None  # set when the two shares clearly differ
 
 
 @dataclass
