@@ -148,7 +148,8 @@ def test_an_interrupted_run_leaves_no_job_in_squeue(slurm_cluster, tmp_path, tin
                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(6000):  # until both jobs are queued and one worker is running
-            if len(_queue()) == 2 and worker_pids(tmp_path / "out"):
+            queued = _queue()
+            if len(queued) == 2 and worker_pids(tmp_path / "out"):
                 break
             time.sleep(0.05)
         else:
@@ -161,6 +162,9 @@ def test_an_interrupted_run_leaves_no_job_in_squeue(slurm_cluster, tmp_path, tin
     assert "interrupted" in stderr
     assert _queue() == []
     assert worker_pids(tmp_path / "out") == []
+    for job_id in (line.split()[0] for line in queued):  # cancelled, not left to finish
+        assert "JobState=CANCELLED" in subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True,
+                                                      text=True).stdout
 
 
 def test_sbatch_flags_come_from_the_config(slurm_cluster, tmp_path):

@@ -1,0 +1,98 @@
+"""The local runner's heartbeats and signals, and the runner keys of a config (every runner shares
+the loop in compass/runners/drive.py, so what holds here holds for Ray and Slurm too)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from compass.config import RunnerCfg, load_config
+from compass.errors import CompassError
+from compass.runners import RUNNERS, Job
+from compass.runners.heartbeat import EXIT_STALLED
+from compass.runners.slurm import sbatch_argv
+
+from helpers import gsm8k_dataset, write_config
+from scaleout import worker_pids
+
+HANG = "import time; print('started', flush=True); time.sleep(600)"
+
+
+def test_a_stalled_worker_is_killed_retried_and_reported(tmp_path):
+    marker = tmp_path / "second-attempt"
+    # Hangs (silent) on the first attempt, succeeds on the second.
+    flaky = ("import pathlib, sys, time; m = pathlib.Path(sys.argv[1]); done = m.exists(); m.touch(); "
+             "print('attempt', flush=True); sys.exit(0) if done else time.sleep(600)")
+    # Writes every 0.2 s for 5 s: longer than heartbeat_s in all, never that long without progress.
+    busy = "import time\nfor i in range(25):\n    print(i, flush=True)\n    time.sleep(0.2)"
+    jobs = [Job("hang", [sys.executable, "-c", HANG], tmp_path / "hang.log"),
+            Job("flaky", [sys.executable, "-c", flaky, str(marker)], tmp_path / "flaky.log"),
+            Job("busy", [sys.executable, "-c", busy], tmp_path / "busy.log")]
+    hang, flaky_out, busy_out = RUNNERS["local"](jobs, RunnerCfg(heartbeat_s=2, poll_s=0.1), max_workers=3, retry=1)
+    assert hang.returncode == EXIT_STALLED and hang.attempts == 2
+    assert hang.error == "no progress for 2 s (runner.heartbeat_s): killed"
+    assert (tmp_path / "hang.log").read_text().count("=== no progress for 2 s") == 2
+    assert flaky_out.ok and flaky_out.attempts == 2
+    assert busy_out.ok and busy_out.attempts == 1
+
+
+def test_heartbeats_are_off_by_default(tmp_path):
+    # A worker silent for 3 s with heartbeat_s unset is left alone.
+    job = Job("quiet", [sys.executable, "-c", "import time; time.sleep(3)"], tmp_path / "quiet.log")
+    (out,) = RUNNERS["local"]([job], RunnerCfg(poll_s=0.1), max_workers=1, retry=0)
+    assert out.ok and out.attempts == 1
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_run_and_its_workers(tmp_path, tiny_model, mini_data):
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="tiny", path=str(tiny_model), batch_size=1)],
+                       [gsm8k_dataset(mini_data["gsm8k"], max_out_len=200)])
+    run = subprocess.Popen([sys.executable, "-m", "compass.cli", "run", str(cfg), "-w", str(tmp_path / "out")],
+                           cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        while not worker_pids(tmp_path / "out", task="tiny") and run.poll() is None:
+            time.sleep(0.05)
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 130 and "interrupted; resume with -r" in stderr, stderr[-2000:]
+    assert worker_pids(tmp_path / "out", task="tiny") == []
+
+
+@pytest.mark.parametrize(("runner", "key"), [
+    (dict(heartbeat_s=0), "heartbeat_s"), (dict(poll_s=-1), "poll_s"), (dict(cpus_per_task=0), "cpus_per_task"),
+    (dict(time="2 hours"), "time"), (dict(gres="gpu:{gpus}"), "gres"), (dict(extra_flags=["--output=x.log"]), "extra_flags"),
+    (dict(extra_flags=["-Jname"]), "extra_flags"), (dict(address="http://head:8265"), "address"),
+    (dict(partition="gpu; rm -rf"), "partition"), (dict(type="SlurmRuner"), "type"),
+])
+def test_bad_runner_keys_are_named(tmp_path, runner, key):
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="m", path="x")], [gsm8k_dataset(tmp_path)],
+                       infer=dict(runner=runner))
+    with pytest.raises(CompassError) as info:
+        load_config(cfg)
+    assert f"infer.runner.{key}:" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_runner_names_and_slurm_flags(tmp_path):
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="m", path="x")], [gsm8k_dataset(tmp_path)],
+                       infer=dict(runner=dict(type="SlurmRunner", partition="gpu", gres="gpu:a100:{num_gpus}",
+                                              time="1-00:00:00", qos="high", account="lab", cpus_per_task=4,
+                                              extra_flags=["--exclusive", "--mem=32G"])))
+    runner = load_config(cfg).runner
+    assert runner.type == "slurm"
+    cpu = sbatch_argv(Job("m-0", ["python", "-m", "x", "a b.json"], Path("/r/logs/m-0.log")), runner, "/r")
+    gpu = sbatch_argv(Job("m-1", ["python"], Path("/r/100%/m-1.log"), num_gpus=2), runner, "/r")
+    assert cpu[:2] == ["sbatch", "--parsable"] and "--partition=gpu" in cpu and "--time=1-00:00:00" in cpu
+    assert {"--qos=high", "--account=lab", "--cpus-per-task=4", "--exclusive", "--mem=32G", "--chdir=/r"} <= set(cpu)
+    assert not any(a.startswith("--gres") for a in cpu) and "--gres=gpu:a100:2" in gpu
+    assert cpu[-1] == "--wrap=exec python -m x 'a b.json'"
+    assert "--output=/r/100%%/m-1.log" in gpu  # % is sbatch's pattern character
+    assert load_config(write_config(tmp_path / "r.py", [dict(abbr="m", path="x")], [gsm8k_dataset(tmp_path)],
+                                    infer=dict(runner=dict(type="RayRunner", address="auto")))).runner.type == "ray"
