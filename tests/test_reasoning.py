@@ -78,6 +78,17 @@ def test_thinking_is_stripped_before_extraction_and_an_unclosed_block_is_truncat
     assert result_of(run, "stripped", "qa").metrics["truncated"] == 1 / len(QUESTIONS)
     assert result_of(run, "raw", "qa").metrics["truncated"] == 0.0
     assert predictions_of(run, "stripped", "qa")[0].prediction.startswith("<think>")  # the raw text is kept
+    # The report's drill-down shows the thinking apart from the answer, for the model with think_tags only.
+    from compass.store import RunDir
+    from compass.summarize.drilldown import samples
+    from compass.summarize.tables import Column
+
+    data = samples([Column("raw", RunDir(run), "raw"), Column("stripped", RunDir(run), "stripped")], ["qa"])
+    raw_rows, stripped_rows = (s["rows"] for s in data["sources"])
+    assert not any("thinking" in r for r in raw_rows) and all("thinking" in r for r in stripped_rows)
+    q3 = next(r for r in stripped_rows if r["id"] == "q3")
+    assert "Perhaps the answer is 99" in q3["thinking"] and q3["prediction"] == "The answer is 6."
+    assert next(r for r in stripped_rows if r["id"] == "q7")["prediction"].startswith("(no answer")
 
 
 @pytest.mark.parametrize("text,thinking,answer,closed", [

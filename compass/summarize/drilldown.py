@@ -17,6 +17,7 @@ from typing import Any
 
 from compass import records
 from compass.config import Config
+from compass.evaluators.thinking import split_thinking
 from compass.records import Prediction, Scored
 from compass.schema import from_dict
 from compass.store import RunDir, read_json
@@ -48,13 +49,21 @@ def choice_probabilities(logprobs: list[float]) -> list[float]:
     return [w / total for w in weights]
 
 
-def choice_labels(run: RunDir, cache: dict[Path, dict[str, list[str]]]) -> dict[str, list[str]]:
-    """Dataset abbr -> the inferencer's choices, from the run's resolved config (none if absent)."""
+def run_config(run: RunDir, cache: dict[Path, Config | None]) -> Config | None:
+    """The run's resolved config (None if absent), read once per run."""
     path = run.root / "configs" / "resolved.json"
     if path not in cache:
-        cfg = from_dict(Config, read_json(path), str(path)) if path.is_file() else None
-        cache[path] = {d.abbr: list(d.infer_cfg.inferencer.choices) for d in cfg.datasets} if cfg else {}
+        cache[path] = from_dict(Config, read_json(path), str(path)) if path.is_file() else None
     return cache[path]
+
+
+def choice_labels(cfg: Config | None) -> dict[str, list[str]]:
+    """Dataset abbr -> the inferencer's choices (none without a config)."""
+    return {d.abbr: list(d.infer_cfg.inferencer.choices) for d in cfg.datasets} if cfg else {}
+
+
+def think_tags(cfg: Config | None, model: str) -> list[str] | None:
+    return next((m.think_tags for m in cfg.models if m.abbr == model), None) if cfg else None
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ def _selected_ids(by_model: list[dict[str, _Sample]]) -> set[str]:
     return set(sorted(order, key=rank)[:MAX_SAMPLES])
 
 
-def _row(sample: _Sample, labels: list[str] | None, texts: _Texts) -> dict[str, Any]:
+def _row(sample: _Sample, labels: list[str] | None, texts: _Texts, tags: list[str] | None = None) -> dict[str, Any]:
     scored, pred = sample.scored, sample.prediction
     prompt = pred.prompt if pred else ""
     # A position outside the prompt would hide part of it: show the whole prompt as the question.
@@ -120,6 +129,12 @@ def _row(sample: _Sample, labels: list[str] | None, texts: _Texts) -> dict[str, 
         "gold": _clip(_text(pred.gold) if pred else ""), "failed": sample.failed,
         "verdict": ("yes" if scored.correct else "no") if scored.correct is not None else f"{scored.value:.2f}",
     }
+    if tags and pred:  # a reasoning model: its thinking apart from its answer
+        outputs = pred.prediction if isinstance(pred.prediction, list) else [pred.prediction]
+        splits = [split_thinking(o, tags) for o in outputs]
+        row["thinking"] = _clip(_text([s.thinking for s in splits] if len(splits) > 1 else splits[0].thinking))
+        answers = [s.answer if s.closed else "(no answer: the thinking never ended)" for s in splits]
+        row["prediction"] = _clip(_text(answers if len(answers) > 1 else answers[0]))
     if len(answer) > MAX_TEXT:  # clipped answers could look equal: compare them by digest
         row["answer_key"] = hashlib.sha256(answer.encode()).hexdigest()[:16]
     if pred and pred.choice_logprobs:
@@ -137,8 +152,9 @@ def samples(columns: list[Column], datasets: list[str]) -> dict[str, Any]:
         loaded = [(column, s) for column in columns if (s := _load(column, ds)) is not None]
         keep = _selected_ids([s for _, s in loaded])
         for column, by_id in loaded:
-            labels = choice_labels(column.run, configs).get(ds)
+            cfg = run_config(column.run, configs)
+            labels, tags = choice_labels(cfg).get(ds), think_tags(cfg, column.model)
             chosen = sorted((s for i, s in by_id.items() if i in keep), key=lambda s: s.scored.value)
             sources.append({"model": column.name, "dataset": ds, "total": len(by_id),
-                            "rows": [_row(s, labels, texts) for s in chosen]})
+                            "rows": [_row(s, labels, texts, tags) for s in chosen]})
     return {"sources": sources, "contexts": texts.items}

@@ -68,6 +68,12 @@
   }
   function predictionCell(r) {
     const td = el("td", undefined, "prediction");
+    if (r.thinking !== undefined) {  // a reasoning model: its thinking folded, the answer shown
+      const details = el("details", undefined, "thinking");
+      details.appendChild(el("summary", "thinking (" + r.thinking.length + " characters)"));
+      details.appendChild(el("pre", r.thinking));
+      td.appendChild(details);
+    }
     td.appendChild(el("pre", r.prediction));
     if (r.choices) td.appendChild(choicesBlock(r));
     return td;
