@@ -112,3 +112,18 @@ def test_group_interval_is_never_degenerate():
     assert group.value == 0.5 and group.lo < 0.5 < group.hi
     all_zero = _group_cell([zero, zero], [1.0, 3.0])
     assert all_zero.value == 0.0 and all_zero.hi > 0.0
+
+
+def test_detectable_difference_at_a_runs_size():
+    """From one run's 95% interval: (z_0.975 + z_0.8) * sqrt(2) * SE, checked against the textbook formula
+    for two independent proportions at p = 0.4, n = 100 (and 4x the samples halves it)."""
+    import math
+
+    from compass.stats.intervals import detectable_difference
+
+    se = math.sqrt(0.4 * 0.6 / 100)
+    assert detectable_difference(0.4 - 1.959964 * se, 0.4 + 1.959964 * se) == pytest.approx(2.8016 * math.sqrt(2) * se,
+                                                                                            rel=1e-3)
+    se4 = se / 2
+    assert detectable_difference(0.4 - 1.959964 * se4, 0.4 + 1.959964 * se4) == pytest.approx(
+        detectable_difference(0.4 - 1.959964 * se, 0.4 + 1.959964 * se) / 2, rel=1e-6)

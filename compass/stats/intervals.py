@@ -31,6 +31,13 @@ def bootstrap_mean(values, *, resamples: int = 2000, seed: int = 0) -> tuple[flo
     return (float(lo), float(hi))
 
 
+def detectable_difference(lo: float, hi: float, z_alpha: float = Z95, z_power: float = 0.8416212335729143) -> float:
+    """The smallest difference between two independent runs of this size that a two-sided 5% test
+    finds with 80% power, from one run's 95% interval (read as ±1.96 standard errors)."""
+    se = (hi - lo) / (2 * Z95)
+    return (z_alpha + z_power) * math.sqrt(2) * se
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased P(at least one of k completions passes), given c passes among n (Chen et al., 2021).
 

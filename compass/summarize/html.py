@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from compass import records
 from compass.records import Result
+from compass.stats.intervals import detectable_difference
 from compass.store import read_json
 from compass.summarize import drilldown, plots
 from compass.summarize.tables import Cell, Column, Table
@@ -108,7 +109,8 @@ def _metadata(columns: list[Column], datasets: list[str]) -> dict:
                 results.append({"model": column.name, "dataset": ds, "config_hash": r.config_hash,
                                 "model_path": r.model_path, "dataset_path": r.dataset_path, "n": r.n,
                                 "timing": r.timing, "prompt_preset": r.prompt_preset or "none",
-                                "prompt_hash": r.prompt_hash or "-"})
+                                "prompt_hash": r.prompt_hash or "-",
+                                "mdd": detectable_difference(*r.ci95[r.primary])})
     return {"history": history, "results": results, "merged": len(runs) > 1}
 
 
