@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from compass.config import ModelConfig
 from compass.models.base import GenerateRequest, ScoreRequest, cut_at_stop
@@ -110,25 +109,3 @@ def test_missing_weights_is_one_clear_error(tmp_path):
     (tmp_path / "m").mkdir()
     with pytest.raises(CompassError, match=r"model .*: tokenizer not available"):
         HFCausalLM(ModelConfig(abbr="x", path=str(tmp_path / "m")))
-
-
-def test_growing_decode_cache_equals_concatenation():
-    """The in-place decode cache returns exactly what transformers' concatenating layer returns,
-    past its reserved room and after finished rows leave."""
-    from transformers import DynamicLayer
-
-    from compass.models.hf_generate import GrowingLayer
-
-    torch.manual_seed(0)
-    keys, values = torch.randn(3, 2, 5, 4), torch.randn(3, 2, 5, 4)
-    grown, plain = GrowingLayer(keys, values, room=2), DynamicLayer()
-    plain.update(keys, values)
-    for step in range(6):
-        if step == 3:
-            index = torch.tensor([0, 2])
-            grown.batch_select_indices(index)
-            plain.batch_select_indices(index)
-        k, v = torch.randn(plain.keys.shape[0], 2, 1, 4), torch.randn(plain.keys.shape[0], 2, 1, 4)
-        for a, b in zip(grown.update(k, v), plain.update(k, v)):
-            assert torch.equal(a, b)
-    assert grown.get_seq_length() == plain.get_seq_length() == 11

@@ -1,10 +1,12 @@
 """Hugging Face transformers backend: loading, tokenisation, and the two entry points.
 
 Scoring lives in ``hf_score.py`` (shared prefixes, one row per question, logits only where
-needed), generation in ``hf_generate.py`` (batched decoding that drops finished rows).
+needed), generation in ``hf_generate.py`` (continuous batching: a finished row's slot takes the next
+waiting prompt at once).
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -14,11 +16,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from compass.config import ModelConfig
 from compass.errors import CompassError
 from compass.models.base import Completion, GenerateRequest, ScoreRequest, derive_seed
-from compass.models.hf_generate import SeededSampler, decode, generate_with_hf
+from compass.models.hf_generate import SeededSampler, decode
+from compass.models.hf_generate_kwargs import generate_with_hf
 from compass.models.hf_score import Scorer
 from compass.models.memory import halving_on_oom
 from compass.models.tokens import PromptEncoder
 
+log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -78,8 +82,7 @@ class HFCausalLM:
         encoded = self.encoder.encode([self.encoder.format(req.prompt) for req in requests])
         # One row per distinct completion: greedy samples would all be the same, so greedy runs once.
         rows = [(i, j) for i, req in enumerate(requests) for j in range(req.num_samples if req.temperature > 0 else 1)]
-        rows.sort(key=lambda row: -len(encoded[row[0]]))
-        # Rows in one batch share max_out_len, stop strings and sampling settings (they come from one dataset).
+        # Rows decoded together share max_out_len, stop strings and sampling settings (one dataset's).
         groups: dict[tuple, list[tuple[int, int]]] = {}
         for i, j in rows:
             req = requests[i]
@@ -87,38 +90,70 @@ class HFCausalLM:
             groups.setdefault((req.max_out_len, req.stop + tuple(self.cfg.stop), sampling), []).append((i, j))
         texts: dict[tuple[int, int], Completion] = {}
         for (max_new, stop, sampling), members in groups.items():
-            start = 0
-            while start < len(members):
-                batch = members[start:start + self.generate_cap]
-                texts.update(self._generate_fitting(batch, encoded, requests, max_new, stop, sampling))
-                start += len(batch)
+            keep = max(1, self.cfg.max_seq_len - max_new)
+            prompts = [encoded[i][-keep:] for i, _ in members]
+            seeds = [derive_seed(requests[i].seed, j) for i, j in members] if sampling is not None else None
+            if self.cfg.generation_kwargs:  # user-chosen generate() options: let transformers run them
+                done = self._generate_hf(prompts, max_new, stop, sampling, seeds)
+            else:
+                done = self._decode_fitting(prompts, max_new, stop, sampling, seeds)
+            texts.update((members[k], c) for k, c in done.items())
         return [texts[(i, j if req.temperature > 0 else 0)]
                 for i, req in enumerate(requests) for j in range(req.num_samples)]
 
-    def _generate_fitting(self, batch, encoded, requests, max_new, stop, sampling) -> dict:
-        def run(rows):
-            sampler = None
-            if sampling is not None:
-                sampler = SeededSampler([derive_seed(requests[i].seed, j) for i, j in rows], *sampling)
-            return dict(zip(rows, self._generate_batch([encoded[i] for i, _ in rows], max_new, stop, sampler)))
+    def _decode_fitting(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...], sampling,
+                        seeds: list[int] | None) -> dict[int, Completion]:
+        """Continuous batching with ``generate_cap`` rows in flight. On running out of device memory,
+        the rows already finished stand (each row's output is its own) and the rest start again with
+        half as many rows in flight, a size later calls start from."""
+        done: dict[int, Completion] = {}
 
-        def shrink(n):
+        def finisher(todo: list[int]):
+            return lambda n, completion: finish(todo[n], completion)
+
+        def finish(k: int, completion: Completion) -> None:
+            done[k] = completion
+            self.usage["prompt_tokens"] += len(prompts[k])
+            self.usage["completion_tokens"] += completion.tokens or 0  # generated, stop string included
+
+        while len(done) < len(prompts):
+            todo = [k for k in range(len(prompts)) if k not in done]
+            slots = min(self.generate_cap, len(todo))
+            sampler = SeededSampler([seeds[k] for k in todo], *sampling) if seeds is not None else None
+            try:
+                decode(self.model, self.tokenizer, [prompts[k] for k in todo], max_new, stop, sampler,
+                       self._eos_ids(), slots, finisher(todo))
+            except torch.OutOfMemoryError:
+                if slots == 1:
+                    raise
+                self.generate_cap = (slots + 1) // 2
+                log.warning("compass: generating %d rows at once ran out of device memory; continuing with at most %d",
+                            slots, self.generate_cap)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+        return done
+
+    def _generate_hf(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...], sampling,
+                     seeds: list[int] | None) -> dict[int, Completion]:
+        """transformers' generate() in fixed batches of ``generate_cap``, longest prompts first."""
+        order = sorted(range(len(prompts)), key=lambda k: -len(prompts[k]))
+
+        def run(batch: list[int]) -> dict[int, Completion]:
+            sampler = SeededSampler([seeds[k] for k in batch], *sampling) if seeds is not None else None
+            out = generate_with_hf(self.model, self.tokenizer, [prompts[k] for k in batch], max_new, stop, sampler,
+                                   self.cfg.generation_kwargs)
+            self.usage["prompt_tokens"] += sum(len(prompts[k]) for k in batch)
+            self.usage["completion_tokens"] += sum(c.tokens or 0 for c in out)
+            return dict(zip(batch, out))
+
+        def shrink(n: int) -> None:
             self.generate_cap = n
 
-        return {k: v for part in halving_on_oom(batch, run, shrink, "generating") for k, v in part.items()}
-
-    def _generate_batch(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-                        sampler: SeededSampler | None = None) -> list[Completion]:
-        keep = max(1, self.cfg.max_seq_len - max_new)
-        prompts = [p[-keep:] for p in prompts]
-        if self.cfg.generation_kwargs:  # user-chosen generate() options: let transformers run them
-            completions = generate_with_hf(self.model, self.tokenizer, prompts, max_new, stop, sampler,
-                                           self.cfg.generation_kwargs)
-        else:
-            completions = decode(self.model, self.tokenizer, prompts, max_new, stop, sampler, self._eos_ids())
-        self.usage["prompt_tokens"] += sum(map(len, prompts))
-        self.usage["completion_tokens"] += sum(c.tokens or 0 for c in completions)  # generated, stop string included
-        return completions
+        done: dict[int, Completion] = {}
+        for start in range(0, len(order), self.generate_cap):
+            for part in halving_on_oom(order[start:start + self.generate_cap], run, shrink, "generating"):
+                done.update(part)
+        return done
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id

@@ -1,12 +1,23 @@
-"""Generation for the transformers backend: batched greedy or seeded sampled decoding."""
+"""Generation for the transformers backend: greedy or seeded sampled decoding, continuously batched.
+
+``decode`` keeps up to ``slots`` rows in flight. A row that ends (EOS, a stop string, its token
+budget) frees its slot, and the next waiting prompt is prefilled and joins the running batch at
+the next step, instead of the slot idling until the longest row of a fixed batch ends. Each
+row's tokens depend only on its own prompt (and its own seed when sampling): explicit
+positions, a mask hiding every other row's columns, and a KV cache row of its own
+(``hf_slots.py``).
+"""
 from __future__ import annotations
 
-from typing import cast
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
-from transformers import DynamicLayer, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor
 
 from compass.models.base import Completion, cut_at_stop
+from compass.models.hf_slots import SLACK, SlotCache
 from compass.models.kv_prefix import (
     MIN_SHARED_PREFIX,
     cache_of,
@@ -18,154 +29,138 @@ from compass.models.kv_prefix import (
 )
 
 
+@dataclass
+class _Row:
+    index: int  # into the prompt list
+    own: int  # prompt tokens after the shared prefix (at least 1)
+    tokens: list[int] = field(default_factory=list)  # generated so far
+
+    @property
+    def used(self) -> int:
+        """Own cache columns: the prompt suffix and every generated token already fed."""
+        return self.own + len(self.tokens) - 1
+
+
 def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-           sampler: SeededSampler | None, eos: set[int]) -> list[Completion]:
-    """Greedy (or seeded-sampling) decoding with a KV cache, where
+           sampler: SeededSampler | None, eos: set[int], slots: int,
+           done: Callable[[int, Completion], None]) -> None:
+    """Complete every prompt, calling ``done(index, completion)`` as each one ends.
 
-    - a token prefix shared by every prompt (the few-shot examples) runs once, its cache reused;
-    - rows are padded between that prefix and their own text, with explicit positions, so
-      every row sees exactly the positions it would see alone;
-    - a row that hits EOS or a stop string leaves the batch at once instead of decoding padding.
+    - A token prefix shared by every prompt (the few-shot examples) runs once; each slot keeps a
+      copy of its KV cache, so a joining row prefills only its own suffix.
+    - Longest prompts join first: joiners of one prefill have similar widths (little padding).
+    - A finished row's slot is refilled at once while prompts wait; once none wait, finished rows
+      leave the batch.
     """
-    device = model.device
-    batch = len(prompts)
-    shared = common_prefix(prompts[0], prompts[-1]) if batch > 1 else 0
-    for p in prompts[1:-1]:
-        shared = common_prefix(prompts[0][:shared], p)
-    shared = min(shared, *(len(p) - 1 for p in prompts))
-    past = prefix_cache(model, prompts[0][:shared]) if batch > 1 and shared >= MIN_SHARED_PREFIX else None
-    prefix = shared if past is not None else 0
-    suffixes = [p[prefix:] for p in prompts]
-    width = max(len(s) for s in suffixes)
-    pad = tokenizer.pad_token_id
-    input_ids = torch.full((batch, width), pad, dtype=torch.long)
-    positions = torch.zeros((batch, width), dtype=torch.long)
-    mask = torch.zeros((batch, prefix + width), dtype=torch.long)
-    mask[:, :prefix] = 1
-    for b, s in enumerate(suffixes):
-        input_ids[b, width - len(s):] = torch.tensor(s, dtype=torch.long)
-        positions[b, width - len(s):] = torch.arange(prefix, prefix + len(s))
-        mask[b, prefix + width - len(s):] = 1
-    mask, positions = mask.to(device), positions.to(device)
-    out = model(input_ids=input_ids.to(device), attention_mask=mask, position_ids=positions,
-                **with_cache(model, expand_cache(past, batch) if past is not None else None), use_cache=True,
-                **last_logits_only(model))
-    cache, logits = cache_of(out), out.logits[:, -1]
-    if hasattr(cache, "layers") and all(type(layer) is DynamicLayer for layer in cache.layers):
-        cache.layers = [GrowingLayer(layer.keys, layer.values, max_new) for layer in cache.layers]
-    next_pos = positions[:, -1] + 1
-    window = 2 * max((len(s) for s in stop), default=0) + 4  # tokens enough to hold any stop string
-    active = list(range(batch))
-    tokens_out: list[list[int]] = [[] for _ in range(batch)]
-    reasons = ["length"] * batch  # a row that never stops ran out of room
-    for step in range(max_new):
+    if max_new <= 0:
+        for i in range(len(prompts)):
+            done(i, Completion("", "length", 0))
+        return
+    _Decoder(model, tokenizer, prompts, max_new, stop, sampler, eos, slots, done).run()
+
+
+class _Decoder:
+    def __init__(self, model, tokenizer, prompts, max_new, stop, sampler, eos, slots, done):
+        self.model, self.tokenizer, self.prompts = model, tokenizer, prompts
+        self.max_new, self.stop, self.sampler, self.eos, self.done = max_new, stop, sampler, eos, done
+        self.device = model.device
+        self.slots = max(1, min(slots, len(prompts)))
+        shared = min((common_prefix(prompts[0], p) for p in prompts[1:]), default=0)
+        shared = min(shared, *(len(p) - 1 for p in prompts))  # every row keeps a token to prefill
+        self.past = prefix_cache(model, prompts[0][:shared]) if shared >= MIN_SHARED_PREFIX else None
+        self.prefix = shared if self.past is not None else 0
+        self.waiting = deque(sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i)))
+        self.rows: list[_Row | None] = []  # per cache slot
+        self.cache: SlotCache | None = None
+        self.window = 2 * max((len(s) for s in stop), default=0) + 4  # tokens enough to hold any stop string
+
+    def run(self) -> None:
+        while True:
+            while self.waiting and (None in self.rows or len(self.rows) < self.slots):
+                self._admit()
+            if None in self.rows:  # nothing waits: finished rows leave the batch
+                keep = [s for s, row in enumerate(self.rows) if row is not None]
+                if not keep:
+                    return
+                assert self.cache is not None
+                self.cache.select(keep)
+                self.rows = [self.rows[s] for s in keep]
+            if not self.rows:
+                return
+            self._step()
+
+    def _admit(self) -> None:
+        """Prefill waiting prompts into the free slots; pick their first tokens."""
+        free = [s for s, row in enumerate(self.rows) if row is None]
+        free += list(range(len(self.rows), self.slots))
+        joiners = [self.waiting.popleft() for _ in range(min(len(free), len(self.waiting)))]
+        suffixes = [self.prompts[i][self.prefix:] for i in joiners]
+        prefill, logits = self._prefill(suffixes)
+        if self.cache is None:
+            longest = max(len(p) for p in self.prompts) - self.prefix
+            self.cache = SlotCache(prefill, self.prefix, self.slots, self.prefix + longest + self.max_new + SLACK + 1)
+            self.rows = [None] * self.slots
+        self.cache.fit(max([r.used for r in self.rows if r is not None] + [len(s) for s in suffixes]))
+        new = [_Row(i, len(s)) for i, s in zip(joiners, suffixes)]
+        for j, (slot, row) in enumerate(zip(free, new)):
+            self.cache.place(slot, prefill, j, row.own)
+            self.rows[slot] = row
+        self._advance(list(zip(free, new)), logits)
+
+    def _prefill(self, suffixes: list[list[int]]):
+        """One forward over the joiners' suffixes, left-padded, after the shared prefix."""
+        n, width, prefix = len(suffixes), max(len(s) for s in suffixes), self.prefix
+        input_ids = torch.full((n, width), self.tokenizer.pad_token_id, dtype=torch.long)
+        positions = torch.zeros((n, width), dtype=torch.long)
+        mask = torch.zeros((n, prefix + width), dtype=torch.long)
+        mask[:, :prefix] = 1
+        for b, s in enumerate(suffixes):
+            input_ids[b, width - len(s):] = torch.tensor(s, dtype=torch.long)
+            positions[b, width - len(s):] = torch.arange(prefix, prefix + len(s))
+            mask[b, prefix + width - len(s):] = 1
+        past = expand_cache(self.past, n) if self.past is not None else None
+        out = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                         position_ids=positions.to(self.device), **with_cache(self.model, past), use_cache=True,
+                         **last_logits_only(self.model))
+        return cache_of(out), out.logits[:, -1]
+
+    def _step(self) -> None:
+        """Feed every row its last token: one new column for all, one token each."""
+        assert self.cache is not None
+        rows = [r for r in self.rows if r is not None]
+        self.cache.fit(max(r.used for r in rows))
+        used = torch.tensor([r.used for r in rows], device=self.device)
+        last = torch.tensor([[r.tokens[-1]] for r in rows], device=self.device)
+        positions = torch.tensor([[self.prefix + r.own + len(r.tokens) - 1] for r in rows], device=self.device)
+        out = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
+                         **with_cache(self.model, self.cache.cache), use_cache=True)
+        self._advance(list(enumerate(rows)), out.logits[:, -1])
+
+    def _advance(self, rows: list[tuple[int, _Row]], logits: torch.Tensor) -> None:
+        """Append each row's next token; a row that ends frees its slot."""
         scores = logits.float()
-        if sampler is not None:
-            scores = sampler(None, scores)
-        picked = scores.argmax(-1)
-        keep = []
-        for row, b in enumerate(active):
-            token = int(picked[row])
-            if token in eos:
-                reasons[b] = "eos"
-                continue
-            tokens_out[b].append(token)
-            if stop and any(s in tokenizer.decode(tokens_out[b][-window:], skip_special_tokens=True)
-                            for s in stop):
-                reasons[b] = "stop"
-                continue
-            keep.append(row)
-        if not keep or step == max_new - 1:
-            break
-        if len(keep) < len(active):  # finished rows leave the batch, cache included
-            index = torch.tensor(keep, device=device)
-            cache.batch_select_indices(index)
-            mask, next_pos, picked = mask[index], next_pos[index], picked[index]
-            active = [active[row] for row in keep]
-            if sampler is not None:
-                sampler.select(keep)
-        mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-        out = model(input_ids=picked[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                    **with_cache(model, cache), use_cache=True)
-        cache, logits = cache_of(out), out.logits[:, -1]
-        next_pos = next_pos + 1
-    texts = [tokenizer.decode(t, skip_special_tokens=True) for t in tokens_out]
-    return [Completion(cut_at_stop(t, stop), r, len(ids)) for t, r, ids in zip(texts, reasons, tokens_out)]
-
-
-class GrowingLayer(DynamicLayer):
-    """A decode cache layer with room reserved for the new tokens: each step writes in place.
-
-    transformers' DynamicLayer concatenates, copying the whole cache at every step of every
-    layer; on CPU that copying was 84% of decoding time for a 4-shot GSM8K batch.
-    """
-
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, room: int):
-        super().__init__()
-        self.lazy_initialization(keys, values)
-        b, h, n, d = keys.shape
-        self._keys, self._values = keys.new_empty((b, h, n + room, d)), values.new_empty((b, h, n + room, values.shape[-1]))
-        self._keys[:, :, :n], self._values[:, :, :n] = keys, values
-        self._set_length(n)
-
-    def _set_length(self, n: int) -> None:
-        self.length = n
-        self.keys, self.values = self._keys[:, :, :n], self._values[:, :, :n]
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        end = self.length + key_states.shape[-2]
-        if end > self._keys.shape[-2]:  # more than reserved: grow once, by doubling
-            extra = max(end, 2 * self._keys.shape[-2]) - self._keys.shape[-2]
-            room = self._keys.shape[:2] + (extra, self._keys.shape[-1])
-            self._keys = torch.cat([self._keys, self._keys.new_empty(room)], 2)
-            self._values = torch.cat([self._values, self._values.new_empty(self._values.shape[:2] + room[2:])], 2)
-        self._keys[:, :, self.length:end], self._values[:, :, self.length:end] = key_states, value_states
-        self._set_length(end)
-        return self.keys, self.values
-
-    def batch_select_indices(self, indices: torch.Tensor) -> None:
-        self._keys, self._values = self._keys[indices], self._values[indices]
-        self._set_length(self.length)
-
-
-def generate_with_hf(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
-                     sampler: SeededSampler | None, generation_kwargs: dict) -> list[Completion]:
-    device = model.device
-    width = max(len(p) for p in prompts)
-    pad = tokenizer.pad_token_id
-    input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for b, p in enumerate(prompts):  # left padding: every row's next token is at the same column
-        input_ids[b, width - len(p):] = torch.tensor(p)
-        mask[b, width - len(p):] = 1
-    criteria = StoppingCriteriaList([StopStrings(tokenizer, width, stop)]) if stop else None
-    # Sampling happens in our own processor (per-row generators); generate's greedy step then
-    # picks the one token it left, so do_sample stays False either way.
-    processors = LogitsProcessorList([sampler]) if sampler is not None else None
-    generated = model.generate(
-        input_ids=input_ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new,
-        do_sample=False, pad_token_id=pad, stopping_criteria=criteria, logits_processor=processors,
-        **{"temperature": None, "top_p": None, "top_k": None, **generation_kwargs},
-    )
-    new = generated[:, width:].tolist()
-    texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-    eos, pad_id = set(_ids(model.generation_config.eos_token_id)), pad
-    completions = []
-    for ids, text in zip(new, texts):
-        while ids and ids[-1] == pad_id and pad_id not in eos:  # right padding of rows that ended early
-            ids = ids[:-1]
-        cut = cut_at_stop(text, stop)
-        reason = "stop" if cut != text else "eos" if ids and ids[-1] in eos else "length" if len(ids) >= max_new else "eos"
-        completions.append(Completion(cut, reason, len(ids)))
-    return completions
-
-
-def _ids(value) -> list[int]:
-    return [value] if isinstance(value, int) else list(value or [])
+        if self.sampler is not None:
+            scores = self.sampler.choose(scores, [row.index for _, row in rows])
+        picked = scores.argmax(-1).tolist()
+        for (slot, row), token in zip(rows, picked):
+            reason = None
+            if token in self.eos:
+                reason = "eos"
+            else:
+                row.tokens.append(token)
+                if self.stop and any(s in self.tokenizer.decode(row.tokens[-self.window:], skip_special_tokens=True)
+                                     for s in self.stop):
+                    reason = "stop"
+                elif len(row.tokens) >= self.max_new:
+                    reason = "length"
+            if reason is not None:
+                text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+                self.done(row.index, Completion(cut_at_stop(text, self.stop), reason, len(row.tokens)))
+                self.rows[slot] = None
 
 
 class SeededSampler(LogitsProcessor):
-    """Temperature and nucleus (top-p) sampling where row b draws from its own CPU generator.
+    """Temperature and nucleus (top-p) sampling where each row draws from its own CPU generator.
 
     The global RNG and torch's batched ``multinomial`` would make a row's tokens depend on the
     other rows of its batch and on the device. Here each step takes exactly one uniform number
@@ -176,12 +171,13 @@ class SeededSampler(LogitsProcessor):
     def __init__(self, seeds: list[int], temperature: float, top_p: float):
         self.generators = [torch.Generator().manual_seed(s) for s in seeds]
         self.temperature, self.top_p = temperature, top_p
-
-    def select(self, rows: list[int]) -> None:
-        """Keep only these rows' generators (the others finished and left the batch)."""
-        self.generators = [self.generators[r] for r in rows]
+        self.rows = list(range(len(seeds)))  # which generator each row of ``__call__``'s scores uses
 
     def __call__(self, input_ids: torch.LongTensor | None, scores: torch.Tensor) -> torch.Tensor:
+        return self.choose(scores, self.rows)
+
+    def choose(self, scores: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """Row ``k`` of ``scores`` samples with generator ``rows[k]``."""
         probs = (scores.float() / self.temperature).softmax(-1)
         if self.top_p < 1.0:
             # Keep tokens, most likely first, until the kept mass reaches top_p (always the top one).
@@ -189,19 +185,7 @@ class SeededSampler(LogitsProcessor):
             ranked = ranked.masked_fill(ranked.cumsum(-1) - ranked >= self.top_p, 0.0)
             probs = torch.zeros_like(probs).scatter(-1, order, ranked)
         cdf = probs.cumsum(-1)
-        u = torch.tensor([float(torch.rand((), generator=g)) for g in self.generators], device=cdf.device)
+        u = torch.tensor([float(torch.rand((), generator=self.generators[r])) for r in rows], device=cdf.device)
         picked = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None].contiguous(), right=True)
         picked = picked.clamp(max=scores.shape[-1] - 1)
         return torch.full_like(scores, float("-inf")).scatter(-1, picked, 0.0)
-
-
-class StopStrings(StoppingCriteria):
-    """Per-row stop: a row is done once its new text contains a stop string."""
-
-    def __init__(self, tokenizer, prompt_width: int, stop: tuple[str, ...]):
-        self.tokenizer, self.prompt_width, self.stop = tokenizer, prompt_width, stop
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:], skip_special_tokens=True)
-        done = torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
-        return cast(torch.BoolTensor, done)  # torch's stubs type every op's result as plain Tensor
