@@ -22,13 +22,16 @@ from helpers import REPO, write_config
 pytestmark = pytest.mark.slow
 VLLM_PYTHON = Path(os.environ.get("COMPASS_VLLM_PYTHON", Path.home() / ".cache/compass/vllm-venv/bin/python"))
 MODEL = REPO / "examples" / "assets" / "reference-demo"
+# compass from this checkout in that environment too, wherever its own install of compass points.
+THIS_CHECKOUT = {"PYTHONPATH": str(REPO)}
 
 
 @pytest.fixture(scope="module")
 def vllm_python() -> Path:
     if not VLLM_PYTHON.exists():
         pytest.skip(f"no vLLM environment at {VLLM_PYTHON} (.ci/run builds it; or set COMPASS_VLLM_PYTHON)")
-    probe = subprocess.run([str(VLLM_PYTHON), "-c", "import vllm, compass"], capture_output=True, text=True)
+    probe = subprocess.run([str(VLLM_PYTHON), "-c", "import vllm, compass"], capture_output=True, text=True,
+                           env={**os.environ, **THIS_CHECKOUT})
     if probe.returncode != 0:
         pytest.skip(f"{VLLM_PYTHON} cannot import vllm and compass: {probe.stderr.strip().splitlines()[-1:]}")
     return VLLM_PYTHON
@@ -76,7 +79,7 @@ def test_vllm_engine_gives_the_transformers_backends_answers(vllm_python, tmp_pa
     hf = _run(Path(sys.executable), tmp_path, "hf", dict(type="HuggingFaceCausalLM"), {})
     # One OpenMP thread: the other core is often busy here, and vLLM's CPU kernels slow down badly then.
     vllm = _run(vllm_python, tmp_path, "vllm", dict(type="VLLM", model_kwargs=dict(enforce_eager=True)),
-                {"OMP_NUM_THREADS": "1"})
+                {"OMP_NUM_THREADS": "1", **THIS_CHECKOUT})
     gen_hf, gen_vllm = _predictions(hf, "hf", "gsm8k-mini"), _predictions(vllm, "vllm", "gsm8k-mini")
     assert len(gen_hf) == 40 and gen_hf.keys() == gen_vllm.keys()
     for i, p in gen_hf.items():  # greedy: the same text, ending the same way
