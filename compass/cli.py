@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Paired per-sample comparison of two runs with significance tests (docs/gate.md). "
                     "Exit codes: 0 pass, 1 regression (or inconclusive with --strict), 2 usage or data error.")
     gate_args.add_arguments(gate_parser)
+
+    from compass.contamination import cli as contamination_cli
+
+    contamination = sub.add_parser("contamination", help="how much of each dataset a corpus contains, per sample",
+                                   description=contamination_cli.DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    contamination_cli.add_arguments(contamination)
     return parser
 
 
@@ -149,6 +156,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from compass.gate import cli as gate_cli
 
         return gate_cli.run(args)
+    if args.command == "contamination":
+        from compass.contamination import cli as contamination_cli
+
+        return contamination_cli.run(args)
     if args.command == "report":
         from compass.pipeline import FORMATS, report
 

@@ -4,6 +4,7 @@
     Scored       scored/<model>/<dataset>.jsonl        written by evaluation, from scratch each time
     Result       results/<model>/<dataset>.json        written by evaluation
     PredictionMeta, Event, Judgment: the bookkeeping files beside them
+    ContaminationLabel, ModelEvidence   <out>/<dataset>.jsonl, .model.jsonl   ``compass contamination``
 
 Every line and file carries ``schema_version``; a file written by another version is refused in one
 line rather than half-read. ``docs/records.md`` documents the fields and ``docs/schemas/`` holds a
@@ -19,7 +20,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from compass.errors import CompassError
 from compass.schema import from_dict
@@ -164,6 +165,47 @@ class Judgment:
     judgment: str
     id: str  # the sample the prompt was about
     prompt: str
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    tokens: int  # normalised tokens of the field (docs/contamination.md)
+    label: Literal["clean", "partial", "contaminated"]
+    coverage: float | None = None  # share of its informative tokens inside corpus n-grams; None: not checked
+    document_coverage: float | None = None  # the same share, by spans shared with one document (longest method)
+    longest_match: int | None = None  # tokens of the longest span shared with one corpus document
+    near_duplicate: float | None = None  # Jaccard similarity with the closest corpus passage
+    document: str | None = None  # the corpus document matched
+
+
+@dataclass(frozen=True)
+class ContaminationLabel:
+    """One benchmark sample checked against a corpus (``compass contamination``, docs/contamination.md)."""
+
+    id: str
+    label: Literal["clean", "partial", "contaminated"]  # the worst label of its checked fields
+    coverage: float  # the deciding field's coverage, in [0, 1]: one-document when computed, else n-gram
+    longest_match: int  # tokens, over all fields
+    methods: list[str]  # the methods that ran (ngram, longest, minhash, model)
+    field: str | None = None  # question, answer or question+answer: the field that decided the label
+    document: str | None = None  # the corpus document that matched it
+    near_duplicate: float | None = None
+    group: str | None = None
+    checks: dict[str, FieldCheck] = dataclasses.field(default_factory=dict)  # per field
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class ModelEvidence:
+    """A model's log-probs on one benchmark sample (``<out>/<dataset>.model.jsonl``): evidence, never a label."""
+
+    id: str
+    model: str
+    tokens: int
+    min_k: float | None  # Min-K%: mean of the lowest 20% token log-probs (None: too few tokens)
+    min_k_pp: float | None  # Min-K%++: the same over standardised log-probs
+    reference_min_k_pp: float | None = None  # of the matched reference (numbers changed); None: no numbers
     schema_version: int = SCHEMA_VERSION
 
 
@@ -362,7 +404,8 @@ def try_read_record(path: Path, cls: type[R]) -> R | None:
 
 # -- JSON Schema ------------------------------------------------------------------------------
 KINDS: dict[str, type] = {"prediction": Prediction, "scored": Scored, "result": Result,
-                          "prediction_meta": PredictionMeta, "event": Event, "judgment": Judgment}
+                          "prediction_meta": PredictionMeta, "event": Event, "judgment": Judgment,
+                          "contamination_label": ContaminationLabel, "model_evidence": ModelEvidence}
 
 
 def json_schema(cls: type) -> dict[str, Any]:

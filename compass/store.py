@@ -110,7 +110,9 @@ class RunDir:
     @classmethod
     def resume(cls, work_dir: Path, config_name: str, stamp: str | None) -> RunDir:
         base = work_dir / config_name
-        runs = sorted(p.name for p in base.glob("*") if p.is_dir()) if base.is_dir() else []
+        # Only timestamped directories are runs (others, such as contamination/, live beside them).
+        runs = sorted(p.name for p in base.glob("*") if p.is_dir() and re.fullmatch(r"\d{8}_\d{6}", p.name)) \
+            if base.is_dir() else []
         if not runs:
             raise CompassError(f"{base}: no earlier run to resume")
         if stamp is None:
