@@ -20,17 +20,19 @@ MODEL_ABBR = "bench-llama"
 MMLU_Q = "{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:"
 GSM8K_MAX_OUT = 96  # gsm8k_mini_gen.py
 GSM8K_STOP = ["\n\n", "Question:"]  # gsm8k_mini_gen.py
+# Generation variants: GSM8K prompts, greedy, this many new tokens at most.
+MAX_OUT = {"gsm8k": GSM8K_MAX_OUT, "gsm8k_uneven": GSM8K_MAX_OUT, "long": 512}
 
 
 def dataset_cfg(variant: str, data: Path) -> dict:
-    if variant == "gsm8k":
+    if variant in MAX_OUT:
         return dict(
-            abbr="gsm8k", type="gsm8k", path=str(data / "gsm8k"),
+            abbr=variant, type="gsm8k", path=str(data / "gsm8k"),
             reader_cfg=dict(input_columns=["question"], output_column="answer", train_split="train", test_split="test"),
             infer_cfg=dict(ice_template=dict(template="Question: {question}\nAnswer: {answer}\n\n"),
                            prompt_template=dict(template="Question: {question}\nAnswer:"),
                            retriever=dict(type="FixKRetriever", fix_id_list=[0, 1, 2, 3]),
-                           inferencer=dict(type="GenInferencer", max_out_len=GSM8K_MAX_OUT, stop=GSM8K_STOP)),
+                           inferencer=dict(type="GenInferencer", max_out_len=MAX_OUT[variant], stop=GSM8K_STOP)),
             eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
     continuation = " {text}" if variant == "mc_text" else " {label}"
     return dict(

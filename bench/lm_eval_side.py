@@ -100,7 +100,7 @@ def write_mmlu_tasks(mmlu_root: Path, out: Path, variant: str) -> str:
     return tag
 
 
-def write_gsm8k_task(gsm_root: Path, out: Path, max_gen_toks: int, stop: list[str]) -> str:
+def write_gsm8k_task(gsm_root: Path, out: Path, max_gen_toks: int, stop: list[str], variant: str = "gsm8k") -> str:
     from compass.datasets.gsm8k import parse_answer  # the solution text compass's shots show
 
     files = {}
@@ -109,10 +109,10 @@ def write_gsm8k_task(gsm_root: Path, out: Path, max_gen_toks: int, stop: list[st
         for i, row in enumerate(rows):
             row["solution"], row["number"] = parse_answer(row["answer"], f"{split} row {i + 1}")
         files[split] = _write_jsonl(out / "data" / "gsm8k" / f"{split}.jsonl", rows)
-    task_dir = out / "tasks" / "gsm8k"
+    task_dir = out / "tasks" / variant
     task_dir.mkdir(parents=True, exist_ok=True)
-    _yaml(task_dir / "gsm8k.yaml", {
-        "task": "cb_gsm8k", "dataset_path": "json", "dataset_kwargs": {"data_files": files},
+    _yaml(task_dir / f"{variant}.yaml", {
+        "task": f"cb_{variant}", "dataset_path": "json", "dataset_kwargs": {"data_files": files},
         "test_split": "test", "fewshot_split": "train", "num_fewshot": 4,
         "output_type": "generate_until",
         "doc_to_text": "Question: {{question}}\nAnswer:", "doc_to_target": "solution",
@@ -120,7 +120,7 @@ def write_gsm8k_task(gsm_root: Path, out: Path, max_gen_toks: int, stop: list[st
         "generation_kwargs": {"until": stop, "do_sample": False, "max_gen_toks": max_gen_toks},
         "metric_list": [{"metric": "exact_match"}],
     })
-    return "cb_gsm8k"
+    return f"cb_{variant}"
 
 
 # -- running and reading outputs ------------------------------------------------------------------

@@ -8,7 +8,12 @@ What is compared, per variant, with both tools at the same batch size (fp32 CPU 
   as the continuation " A".." D" (compass ``datasets_cfg/mmlu/mmlu_mini_ppl.py``).
 * ``mc_text``: the same prompts, but the option texts are the continuations (multi-token).
 * ``gsm8k``: GSM8K format, 4-shot chain of thought, greedy generation up to 96 tokens, cut at
-  "\\n\\n" / "Question:" (compass ``datasets_cfg/gsm8k/gsm8k_mini_gen.py``).
+  "\\n\\n" / "Question:" (compass ``datasets_cfg/gsm8k/gsm8k_mini_gen.py``). The plain random
+  model repeats one token, so every completion runs to the cap: nothing to refill.
+* ``gsm8k_uneven``: the same prompts and settings on a model whose completions end at EOS after
+  very uneven numbers of tokens (``bench/uneven_model.py``, EOS scale 1.5: mostly 1-130 tokens).
+* ``long``: the same prompts, up to 512 new tokens, on such a model with EOS scale 1.2
+  (completions from a few tokens to the cap).
 
 How:
 
@@ -55,8 +60,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compass_side  # noqa: E402
 import lm_eval_side  # noqa: E402
 from quiet import measured, set_priority  # noqa: E402
+from uneven_model import build_uneven_model  # noqa: E402
 
-VARIANTS = ("mc_letters", "mc_text", "gsm8k")
+VARIANTS = ("mc_letters", "mc_text", "gsm8k", "gsm8k_uneven", "long")
+GENERATION = tuple(compass_side.MAX_OUT)
+EOS_SCALE = {"gsm8k_uneven": 1.5, "long": 1.2}  # variants on bench/uneven_model.py, and its EOS scale
 HEADING = "## Compass vs lm-evaluation-harness (CPU)"
 # Full: compute-bound enough that the model dominates, ~1-3 min per tool and variant on 2 cores.
 FULL = dict(hidden=512, layers=8, vocab=512, subjects=4, mmlu_test=50, gsm8k_test=50)
@@ -118,8 +126,9 @@ def compass_source(rev: str | None, work: Path) -> tuple[Path, str]:
     return dest, sha
 
 
-def build_fixture(work: Path, size: dict) -> tuple[Path, Path, str]:
-    """Model and data, built once per size and reused (so later runs measure the same fixture)."""
+def build_fixture(work: Path, size: dict, variants: list[str]) -> tuple[dict[str, Path], Path, str]:
+    """Model per variant and data, built once per size and reused (so later runs measure the same
+    fixture)."""
     from compass.synthetic import MMLU_SUBJECTS, write_gsm8k, write_mmlu
     from compass.testing import build_tiny_llama
 
@@ -133,10 +142,20 @@ def build_fixture(work: Path, size: dict) -> tuple[Path, Path, str]:
                    n_test=size["mmlu_test"])
         write_gsm8k(tmp / "gsm8k", n_train=4, n_test=size["gsm8k_test"])
         tmp.rename(data)
+    models = {v: build_uneven_model(model, model.with_name(f"{model.name}-eos{EOS_SCALE[v]}"), EOS_SCALE[v])
+              if v in EOS_SCALE else model for v in variants}
     digest = hashlib.sha256()
-    for f in sorted(p for root in (model, data) for p in root.rglob("*") if p.is_file()):
-        digest.update(f.name.encode() + f.read_bytes())
-    return model, data, digest.hexdigest()[:16]
+    for root in sorted({model, data, *models.values()}):
+        for f in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(f.name.encode() + f.read_bytes())
+    return models, data, digest.hexdigest()[:16]
+
+
+def completion_lengths(rows: list[dict], cap: int) -> dict:
+    """How uneven the completions were: tokens generated (compass's count) and how many hit the cap."""
+    n = sorted(r["completion_tokens"] for r in rows)
+    return {"min": n[0], "median": n[len(n) // 2], "mean": sum(n) / len(n), "max": n[-1],
+            "at_cap": sum(r["finish_reason"] == "length" for r in rows), "cap": cap}
 
 
 def compare(variant: str, cp: dict[str, dict], lm: dict[str, dict], tokenizer=None) -> dict:
@@ -148,7 +167,8 @@ def compare(variant: str, cp: dict[str, dict], lm: dict[str, dict], tokenizer=No
            "prompts_identical": same_prompt, "first_prompt_diff": None}
     if diff := next((i for i in both if cp[i]["prompt"] != lm[i]["prompt"]), None):
         out["first_prompt_diff"] = {"id": diff, "compass": cp[diff]["prompt"], "lm_eval": lm[diff]["prompt"]}
-    if variant == "gsm8k":
+    if variant in GENERATION:
+        out["lengths"] = completion_lengths(list(cp.values()), compass_side.MAX_OUT[variant])
         out["agree"] = sum(cp[i]["prediction"] == lm[i]["generation"] for i in both)
         out["agree_stripped"] = sum(cp[i]["prediction"].strip() == lm[i]["generation"].strip() for i in both)
         return out
@@ -179,8 +199,9 @@ def run_variant(variant: str, args, model: Path, data: Path) -> dict:
 
     print(f"[{variant}] lm-eval ...", file=sys.stderr, flush=True)
     lm_dir = work / "lm_eval"
-    if variant == "gsm8k":
-        tag = lm_eval_side.write_gsm8k_task(data / "gsm8k", lm_dir, compass_side.GSM8K_MAX_OUT, compass_side.GSM8K_STOP)
+    if variant in GENERATION:
+        tag = lm_eval_side.write_gsm8k_task(data / "gsm8k", lm_dir, compass_side.MAX_OUT[variant],
+                                            compass_side.GSM8K_STOP, variant)
     else:
         tag = lm_eval_side.write_mmlu_tasks(data / "mmlu", lm_dir, variant)
     out = lm_dir / "out" / variant
@@ -208,7 +229,8 @@ def _f(x, fmt="{:.2f}") -> str:
 def table(results: list[dict]) -> str:
     head = ["variant", "samples", "compass wall s", "compass samples/s", "lm-eval wall s", "lm-eval samples/s",
             "ratio compass/lm-eval", "model loop s (compass / lm-eval)", "loop ratio", "agreement",
-            "prompts identical", "accuracy (compass / lm-eval)", "other load, cores (compass / lm-eval)"]
+            "prompts identical", "accuracy (compass / lm-eval)", "completion tokens min / median / mean / max "
+            "(at cap)", "other load, cores (compass / lm-eval)"]
     rows = []
     for r in results:
         c, lm, k = r["compass"], r["lm_eval"], r["comparison"]
@@ -223,10 +245,12 @@ def table(results: list[dict]) -> str:
         if "multi_token_continuations" in k:
             same += f" ({k['multi_token_continuations']} multi-token)"
         acc = f"{r['compass_accuracy']:.3f} / " + _f(k.get("lm_eval_accuracy"), "{:.3f}")
+        n = k.get("lengths")
+        lengths = f"{n['min']} / {n['median']} / {n['mean']:.0f} / {n['max']} ({n['at_cap']} at {n['cap']})" if n else "-"
         rows.append([r["variant"], str(r["n"]), _f(c["wall_s"], "{:.1f}"), _f(c["samples_per_s"]),
                      _f(lm["wall_s"], "{:.1f}"), _f(lm["samples_per_s"]), _f(r["ratio"]) + "×",
                      f"{_f(c['loop_s'], '{:.1f}')} / {_f(lm['loop_s'], '{:.1f}')}", _f(r.get("loop_ratio")) + "×",
-                     agree, same, acc, f"{c['other_load_cores']:.2f} / {lm['other_load_cores']:.2f}"])
+                     agree, same, acc, lengths, f"{c['other_load_cores']:.2f} / {lm['other_load_cores']:.2f}"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
@@ -259,7 +283,9 @@ def write_docs(path: Path, report: dict, label: str) -> None:
         f"{report['model_params_m']:.1f}M parameters, {report.get('dtype', 'float32')} on "
         f"{report.get('device', 'cpu')}), {size['subjects']} MMLU-format subjects × "
         f"{size['mmlu_test']} test questions (5-shot), {size['gsm8k_test']} GSM8K-format problems (4-shot, "
-        f"max {compass_side.GSM8K_MAX_OUT} new tokens); batch size {report['batch_size']} for both tools; "
+        f"max {compass_side.GSM8K_MAX_OUT} new tokens; `long`: 512; `gsm8k_uneven` and `long` on "
+        f"`bench/uneven_model.py`'s redrawn weights, EOS scale {EOS_SCALE['gsm8k_uneven']} and "
+        f"{EOS_SCALE['long']}); batch size {report['batch_size']} for both tools; "
         f"fixture hash {report['fixture_sha256']}. Fastest of {report['repeat']} run(s) per tool, "
         f"scheduling priority nice {report['nice']}.", "",
         table(report["results"]), "",
@@ -282,7 +308,9 @@ INTRO = """\
 one after the other on the same random Llama-architecture model, the same synthetic MMLU- and
 GSM8K-format files and byte-identical prompts (checked per sample), at the same batch size.
 Variants: `mc_letters` (5-shot MMLU, choices " A".." D"), `mc_text` (the option texts as
-multi-token continuations), `gsm8k` (4-shot, greedy generation). `--quick` is a smoke run;
+multi-token continuations), `gsm8k` (4-shot, greedy generation), `gsm8k_uneven` and `long` (the
+same on a model whose completions end after very uneven numbers of tokens; `long`: up to 512).
+`--quick` is a smoke run;
 `--write-docs` adds a section here. See the script's docstring for how each number is measured."""
 
 
@@ -295,15 +323,17 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(src))  # this process (fixture, parsing) and, below, compass's own processes
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
     venv_versions = lm_eval_side.ensure_venv(args.venv)
-    model, data, fixture_hash = build_fixture(args.work_dir, args.size)
+    models, data, fixture_hash = build_fixture(args.work_dir, args.size, args.only)
+    model = next(iter(models.values()))
     params = json.loads((model / "config.json").read_text())
     import torch
     from transformers import AutoModelForCausalLM
 
     n_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).parameters())
-    results = [run_variant(v, args, model, data) for v in args.only]
+    results = [run_variant(v, args, models[v], data) for v in args.only]
     report = {"command": shlex.join(["python", "bench/vs_lm_eval.py", *(sys.argv[1:] if argv is None else argv)]),
-              "environment": environment(venv_versions, compass_rev, args.device), "fixture": args.size, "model": str(model),
+              "environment": environment(venv_versions, compass_rev, args.device), "fixture": args.size,
+              "model": str(model), "models": {v: str(m) for v, m in models.items()},
               "fixture_sha256": fixture_hash,
               "model_config": {k: params.get(k) for k in ("hidden_size", "num_hidden_layers", "vocab_size")},
               "model_params_m": n_params / 1e6, "batch_size": args.batch_size, "repeat": args.repeat,

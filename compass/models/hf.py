@@ -62,6 +62,9 @@ class HFCausalLM:
         self.model.to(self.device).eval()
         self.encoder = PromptEncoder(self.tokenizer, cfg.chat, cfg.max_seq_len, cfg.system_prompt)
         self.generate_cap = cfg.batch_size  # lowered if a batch runs out of device memory
+        # Prompts a caller should hand generate() at once: finished rows are refilled only from
+        # prompts it holds, and each call ends with its last rows draining the batch.
+        self.generate_chunk = 16 * cfg.batch_size
         self.scorer = Scorer(self.model, self.tokenizer.pad_token_id, cfg.batch_size, cfg.max_batch_tokens)
         self.usage: Counter[str] = Counter()  # tokens read and written, for the run's throughput figures
 
