@@ -15,7 +15,7 @@ _FIELD_ORDER = ("question", "answer", "question+answer")
 
 @dataclass(frozen=True)
 class CheckSettings:
-    methods: tuple[str, ...] = matching.METHODS
+    methods: tuple[str, ...] = matching.DEFAULT_METHODS
     thresholds: coverage.Thresholds = field(default_factory=coverage.Thresholds)
 
     def validate(self, index: CorpusIndex) -> None:

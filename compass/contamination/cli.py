@@ -7,11 +7,11 @@ import logging
 import os
 from pathlib import Path
 
+from compass.contamination import CORPUS_METHODS, DEFAULT_METHODS
 from compass.errors import CompassError
 
 log = logging.getLogger(__name__)
-ALL_METHODS = ("ngram", "longest", "minhash", "model")
-DEFAULT_METHODS = "ngram,longest"
+ALL_METHODS = (*CORPUS_METHODS, "model")
 
 DESCRIPTION = """\
 Check how much of each dataset of CONFIG a corpus contains, sample by sample (docs/contamination.md).
@@ -45,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", metavar="DIR", help="the index directory (default: WORK_DIR/contamination_index/<hash of "
                    "the corpus paths>); built there unless it holds an index of these unchanged files")
     p.add_argument("-o", "--out", metavar="DIR", help="where labels go (default: WORK_DIR/<config name>/contamination)")
-    p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated among {', '.join(ALL_METHODS)} "
-                   f"(default: {DEFAULT_METHODS})")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated among "
+                   f"{', '.join(ALL_METHODS)} (default: {','.join(DEFAULT_METHODS)})")
     p.add_argument("--model", metavar="ABBR_OR_PATH", help="model method: a model abbr of CONFIG or a local Hugging "
                    "Face model directory (default: CONFIG's first model)")
     p.add_argument("--workers", type=int, help="index build processes (default: the CPU count)")

@@ -19,14 +19,14 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from compass.contamination import coverage, minhash
+from compass.contamination import CORPUS_METHODS, DEFAULT_METHODS, coverage, minhash
 from compass.contamination.coverage import Thresholds
 from compass.contamination.fields import SampleText
 from compass.contamination.hashing import TokenHasher, ngram_hashes
 from compass.contamination.index import CorpusIndex
 from compass.contamination.normalize import paragraph_tokens, tokens
 
-METHODS = ("ngram", "longest", "minhash")
+METHODS, DEFAULT_METHODS = CORPUS_METHODS, DEFAULT_METHODS
 LONG_VIEW = 40  # tokens: views this long use the longer n-gram size
 CANDIDATES = 3  # documents re-read per view (longest match); near-duplicates read up to twice as many
 MAX_PERMUTED_OPTIONS = 5
