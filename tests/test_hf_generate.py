@@ -1,0 +1,210 @@
+"""Continuous batching in the transformers backend's decoder (compass/models/hf_generate.py,
+hf_slots.py): a row's completion never depends on the rows around it, whenever it joins."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from compass.config import ModelConfig
+from compass.models.base import Completion, GenerateRequest
+from compass.models.hf import HFCausalLM
+from compass.models.hf_generate import decode
+from compass.models.hf_slots import SLACK, SlotCache
+from compass.synthetic import gsm8k_items
+
+
+@pytest.fixture(scope="module")
+def uneven(tiny_model, tmp_path_factory):
+    """The tiny model with redrawn, larger weights and a stronger EOS embedding: greedy completions
+    depend on the whole context and end at EOS after very different numbers of tokens (the plain
+    tiny model repeats one token to the cap, which would leave nothing to refill)."""
+    from transformers import AutoModelForCausalLM
+
+    dest = tmp_path_factory.mktemp("models") / "uneven"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() == 2 and "embed" not in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
+        model.get_input_embeddings().weight[model.config.eos_token_id] *= 1.2
+    model.save_pretrained(dest)
+    for f in tiny_model.iterdir():
+        if f.is_file() and not f.name.startswith(("model", "config")):
+            shutil.copy(f, dest / f.name)
+    return HFCausalLM(ModelConfig(abbr="uneven", path=str(dest), batch_size=3, max_seq_len=1024))
+
+
+def _prompts(n: int) -> list[str]:
+    items = gsm8k_items("test", n + 2)
+    shots = "".join(f"Question: {r['question']}\nAnswer: {r['answer']}\n\n" for r in items[:2])  # a shared prefix
+    return [shots + f"Question: {r['question']}\nAnswer:" for r in items[2:]]
+
+
+def _decode(backend, prompts: list[list[int]], max_new: int, slots: int, stop=()) -> list[Completion]:
+    done: dict[int, Completion] = {}
+    with torch.inference_mode():
+        decode(backend.model, backend.tokenizer, prompts, max_new, stop, None, backend._eos_ids(), slots,
+               done.__setitem__)
+    return [done[i] for i in range(len(prompts))]
+
+
+def test_rows_joining_midway_equal_each_prompt_alone(uneven, monkeypatch):
+    """Ten prompts through three slots: rows end at different steps, waiting prompts join the
+    running batch mid-way, holes are squeezed out of the cache, and every completion (text,
+    reason, token count) equals that prompt decoded alone, which equals transformers' generate."""
+    fits: list[tuple[int, int]] = []
+    real_fit = SlotCache.fit
+
+    def spy(self, needed):
+        fits.append((self.region, needed))
+        real_fit(self, needed)
+
+    monkeypatch.setattr(SlotCache, "fit", spy)
+    tok = uneven.tokenizer
+    prompts = [tok(p)["input_ids"] for p in _prompts(10)]
+    shapes: list[tuple[int, int]] = []  # (rows, tokens per row) of every forward pass
+    real_forward = uneven.model.forward
+
+    def forward(*args, **kwargs):
+        shapes.append(tuple(kwargs["input_ids"].shape))
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(uneven.model, "forward", forward)
+    batched = _decode(uneven, prompts, 60, slots=3)
+    monkeypatch.setattr(uneven.model, "forward", real_forward)
+    lengths = [c.tokens for c in batched]
+    assert len(set(lengths)) >= 5 and {c.finish_reason for c in batched} == {"eos", "length"}, lengths
+    first_step = next(k for k, (_, width) in enumerate(shapes) if width == 1)
+    assert max(r for r, _ in shapes) == 3 and any(width > 1 for _, width in shapes[first_step:])  # joined mid-way
+    assert any(region > needed + SLACK for region, needed in fits)  # the cache was compacted at least once
+    alone = [_decode(uneven, [p], 60, slots=1)[0] for p in prompts]
+    assert batched == alone
+    with torch.inference_mode():  # the reference: transformers' own greedy generate, one prompt at a time
+        for p, c in zip(prompts, alone):
+            out = uneven.model.generate(torch.tensor([p]), max_new_tokens=60, do_sample=False,
+                                        pad_token_id=tok.pad_token_id)[0, len(p):].tolist()
+            eos = out.index(tok.eos_token_id) if tok.eos_token_id in out else None
+            assert (c.finish_reason, c.tokens) == (("eos", eos) if eos is not None else ("length", 60))
+            assert c.text == tok.decode(out[:eos], skip_special_tokens=True)
+
+
+def test_stop_strings_and_budgets_end_rows_exactly(uneven):
+    """A stop string ends a row at the token that completes it (counted, text cut before it); the
+    budget ends it after exactly max_new tokens; other rows keep going."""
+    tok = uneven.tokenizer
+    prompts = [tok(p)["input_ids"] for p in _prompts(6)]
+    free = _decode(uneven, prompts, 40, slots=2)
+    text = max(free, key=lambda c: len(c.text)).text
+    stop = text[len(text) // 2:len(text) // 2 + 2]  # two characters from the middle of a long completion
+    stopped = _decode(uneven, prompts, 40, slots=2, stop=(stop,))
+    assert any(c.finish_reason == "stop" for c in stopped)
+    for f, s in zip(free, stopped):
+        if s.finish_reason == "stop":
+            assert stop not in s.text and f.text.startswith(s.text) and s.tokens <= f.tokens
+        else:
+            assert s == f
+    short = _decode(uneven, prompts, 5, slots=4)
+    assert all(c.tokens == 5 and c.finish_reason == "length" for c in short if c.finish_reason != "eos")
+    assert _decode(uneven, prompts[:2], 0, slots=2) == [Completion("", "length", 0)] * 2
+
+
+def test_slot_cache_keeps_each_rows_columns_through_joins_and_compaction():
+    """The cache alone, two layers: after rows of different lengths are placed, grown step by
+    step, squeezed and widened, each slot shows the prefix then exactly its own columns."""
+
+    class Layer:
+        def __init__(self, keys):
+            self.keys = self.values = keys
+
+    class Prefill:
+        def __init__(self, keys_per_layer):
+            self.layers = [Layer(k) for k in keys_per_layer]
+
+    prefix, heads, dim = 3, 2, 4
+
+    def columns(n, tag):  # n columns whose values say (tag, column index)
+        return torch.stack([torch.full((heads, dim), tag * 1000 + c, dtype=torch.float32) for c in range(n)], 1)
+
+    def prefill(rows):  # [rows, heads, prefix + width, dim], per layer (layer 1 = layer 0 + 0.5)
+        width = max(n for _, n in rows)
+        keys = torch.zeros(len(rows), heads, prefix + width, dim)
+        for r, (tag, n) in enumerate(rows):
+            keys[r, :, :prefix] = columns(prefix, 0)
+            keys[r, :, prefix + width - n:] = columns(n, tag)
+        return Prefill([keys, keys + 0.5])
+
+    expected: dict[int, list[float]] = {}  # slot -> its own column values (layer 0)
+    first = prefill([(1, 4), (2, 2)])
+    cache = SlotCache(first, prefix, slots=2, capacity=8)
+    cache.fit(4)
+    for slot, (tag, n) in enumerate([(1, 4), (2, 2)]):
+        cache.place(slot, first, slot, n)
+        expected[slot] = [tag * 1000 + c for c in range(n)]
+
+    def step(tags):
+        for li, layer in enumerate(cache.layers):
+            layer.update(torch.stack([torch.full((heads, 1, dim), t + li * 0.5) for t in tags]),
+                         torch.stack([torch.full((heads, 1, dim), t + li * 0.5) for t in tags]))
+        for slot, t in enumerate(tags):
+            expected[slot].append(t)
+
+    def check():
+        used = torch.tensor([len(expected[s]) for s in range(len(expected))])
+        mask = cache.mask(used)[:, :-1].bool()  # without the column the next step would write
+        for li, layer in enumerate(cache.layers):
+            for slot in expected:
+                seen = layer.keys[slot, 0, mask[slot], 0].tolist()
+                assert seen == [c + li * 0.5 for c in [0, 1, 2] + expected[slot]], (li, slot)
+
+    for t in range(10):  # grows past the reserved capacity
+        step([5000 + t, 6000 + t])
+    check()
+    # Slot 1's row ends; a longer prompt joins there: the region widens for it.
+    joiner = prefill([(3, 60)])
+    cache.fit(max(len(expected[0]), 60))
+    cache.place(1, joiner, 0, 60)
+    expected[1] = [3000 + c for c in range(60)]
+    step([7000, 7001])
+    check()
+    # That row ends and a short one joins: the holes are squeezed out (region shrinks).
+    before = cache.region
+    short = prefill([(4, 1)])
+    cache.fit(max(len(expected[0]), 1))
+    cache.place(1, short, 0, 1)
+    expected[1] = [4000]
+    assert cache.region < before
+    step([7100, 7101])
+    check()
+    cache.select([1])  # slot 0's row ends with nothing waiting: it leaves the batch
+    expected = {0: expected[1]}
+    step([7200])
+    check()
+
+
+def test_out_of_memory_mid_run_keeps_finished_rows(uneven, monkeypatch, caplog):
+    """No GPU here: out of memory is a test double, raised at the Nth forward pass (after some rows
+    finished). The finished rows stand, the rest start again with fewer rows in flight, and the
+    completions equal an undisturbed run."""
+    requests = [GenerateRequest(p, 30) for p in _prompts(7)]
+    backend = HFCausalLM(ModelConfig(abbr="u", path=uneven.cfg.path, batch_size=4, max_seq_len=1024))
+    expected = backend.generate(requests)
+    shapes: list[tuple[int, int]] = []
+    failed_at: list[int] = []
+    real_forward = backend.model.forward
+
+    def failing(*args, **kwargs):
+        shapes.append(tuple(kwargs["input_ids"].shape))
+        if not failed_at and len(shapes) > 20 and shapes[-1][0] > 2:  # once, mid-run, 3 or 4 rows in flight
+            failed_at.append(len(shapes))
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "forward", failing)
+    assert backend.generate(requests) == expected
+    assert failed_at and backend.generate_cap == 2 and "ran out of device memory" in caplog.text
+    after = shapes[failed_at[0]:]
+    assert max(r for r, _ in after) <= 2
+    assert sum(r for r, width in after if width > 1) < len(requests)  # rows finished before it were not redone
