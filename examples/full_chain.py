@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                            **common), log=out / "logs" / "sft.log")
     timings["sft_s"] = time.perf_counter() - t0 - sum(timings.values())
     refmodel("prefer", *flags(init=out / "sft", data=out / "instr" / "pref", out=out / "dpo", seq_len=128,
-                              micro_batch=16, max_steps=size["dpo_steps"], lr=1e-4, warmup_steps=5, beta=0.1,
+                              micro_batch=16, max_steps=size["dpo_steps"], lr=3e-4, warmup_steps=5, beta=1.0,
                               eval_every=50, eval_batches=10, ckpt_every=150, **common), log=out / "logs" / "dpo.log")
     timings["dpo_s"] = time.perf_counter() - t0 - sum(timings.values())
     exports = {}

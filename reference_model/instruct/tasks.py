@@ -69,7 +69,13 @@ def arithmetic(rng: random.Random) -> Item:
                                "What is {a} " + op + " {b}?"])
     text = question.format(a=a, b=b)
     wrong = _near_miss(rng, value)
-    return Item(f"arith|{text}", "arith", text, _worked(expr, value), str(value), _worked(expr, wrong))
+    key = f"arith|{text}"
+    # Half the wrong answers miscompute; the other half compute right, then state another number.
+    if int(hashlib.sha256(key.encode()).hexdigest()[8:10], 16) % 2:
+        rejected = f"{expr} = {value}. The answer is {wrong}."
+    else:
+        rejected = _worked(expr, wrong)
+    return Item(key, "arith", text, _worked(expr, value), str(value), rejected)
 
 
 def _upper(rng: random.Random) -> tuple[str, str, str]:

@@ -71,6 +71,8 @@ def run(task: Task, model: Transformer, cfg: TuneConfig, tokenizer_dir: Path, ex
         return {"samples": samples, "model_config": model.cfg.to_dict(), "train_config": asdict(cfg),
                 "tokenizer": str(tokenizer_dir), "stage": task.name}
 
+    if step == 0 and cfg.eval_every:  # where the held-out metrics start from (the init model's)
+        log.write({"step": 0, **{k: round(float(v), 6) for k, v in task.evaluate(model).items()}})
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not cfg.progress, desc=task.name, dynamic_ncols=True,
                mininterval=1.0)
     t_start, t_last, tokens_since = time.perf_counter(), time.perf_counter(), 0

@@ -120,7 +120,8 @@ def test_prefer_run_logs_plots_and_learns_the_preference(tmp_path, tiny_corpus, 
             "progress": "false", "threads": 1}
     proc = cli("prefer", *[x for k, v in args.items() for x in (f"--{k}", str(v))])
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = read_metrics(tmp_path / "dpo" / "metrics.jsonl")
+    start, *rows = read_metrics(tmp_path / "dpo" / "metrics.jsonl")
+    assert start["step"] == 0 and start["val_reward_accuracy"] == 0.0 and start["val_reward_margin"] == 0.0
     assert len(rows) == 8 and rows[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)  # reference = init
     assert {"rewards_chosen", "rewards_rejected", "reward_accuracy", "reward_margin"} <= set(rows[0])
     assert rows[-1]["loss"] < 0.3 and rows[-1]["reward_accuracy"] == 1.0

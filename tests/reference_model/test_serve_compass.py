@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 from refmodel_helpers import REPO, Server
+from test_openai_demo import CAUSE, FAULTS, demo_datasets, finished_run
 
 from fault_proxy import ALL_TRANSIENT, FaultProxy, seeded
 from helpers import compass, write_config
-from test_openai_demo import CAUSE, FAULTS, demo_datasets, finished_run
 
 DEMO = REPO / "examples" / "assets" / "reference-demo"
 

@@ -95,8 +95,9 @@ def test_sft_run_learns_logs_exports_and_resumes_exactly(tmp_path, tiny_corpus, 
     full = cli(*_sft_args(init, data / "sft", tmp_path / "full"))
     assert full.returncode == 0, full.stderr[-2000:]
     rows = read_metrics(tmp_path / "full" / "metrics.jsonl")
-    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert rows[-1]["loss"] < rows[0]["loss"] - 0.5 and "val_loss" in rows[2] and "val_loss" in rows[5]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4, 5, 6]  # step 0: the init model's held-out loss
+    assert rows[-1]["loss"] < rows[1]["loss"] - 0.5 and rows[-1]["val_loss"] < rows[0]["val_loss"]
+    assert "val_loss" in rows[3] and "loss" not in rows[0]
     assert (tmp_path / "full" / "loss.png").stat().st_size > 0
     assert json.loads((tmp_path / "full" / "summary.json").read_text())["steps"] == 6
     exported = cli("export", "--ckpt", str(tmp_path / "full"), "--out", str(tmp_path / "hf"))
@@ -108,12 +109,13 @@ def test_sft_run_learns_logs_exports_and_resumes_exactly(tmp_path, tiny_corpus, 
     for name in ("step_00000006",):
         shutil.rmtree(cut / "checkpoints" / name)
     lines = (cut / "metrics.jsonl").read_text().splitlines()
-    (cut / "metrics.jsonl").write_text("\n".join(lines[:4]) + "\n")
+    (cut / "metrics.jsonl").write_text("\n".join(lines[:5]) + "\n")
     resumed = cli(*_sft_args(init, data / "sft", cut))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     again = read_metrics(cut / "metrics.jsonl")
-    assert [r["step"] for r in again] == [1, 2, 3, 4, 5, 6]
-    assert [(r["loss"], r["grad_norm"]) for r in again] == [(r["loss"], r["grad_norm"]) for r in rows]
+    assert [r["step"] for r in again] == [0, 1, 2, 3, 4, 5, 6]
+    assert [(r.get("loss"), r.get("grad_norm"), r.get("val_loss")) for r in again] == \
+        [(r.get("loss"), r.get("grad_norm"), r.get("val_loss")) for r in rows]
 
 
 def test_bad_conversations_stop_with_one_line_naming_file_and_line(tmp_path, tiny_corpus, cli):
