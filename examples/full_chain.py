@@ -247,7 +247,8 @@ def stop_check(url: str, instr: Path) -> dict:
             answer = client.chat.completions.create(model="chain-sft", temperature=0, max_tokens=64, logprobs=True,
                                                     messages=[{"role": "user", "content": json.loads(line)["question"]}])
             choice = answer.choices[0]
-            token = choice.logprobs.content[-1].token if choice.finish_reason == "stop" else "(max_tokens)"
+            content = choice.logprobs.content if choice.logprobs else None
+            token = content[-1].token if content and choice.finish_reason == "stop" else "(max_tokens)"
             last[token] = last.get(token, 0) + 1
     return last
 
