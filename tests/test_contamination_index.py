@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from compass.contamination import index_build
+from compass.contamination import index_build, table
 from compass.contamination.corpus import iter_docs, resolve
 from compass.contamination.hashing import TokenHasher, ngram_hashes
 from compass.contamination.index import CorpusIndex, IndexSettings
@@ -46,8 +46,8 @@ def corpus(tmp_path):
     return tmp_path, texts
 
 
-def _tables(root) -> dict[str, tuple[bytes, bytes]]:
-    return {name: ((root / f"{name}.keys.u64").read_bytes(), (root / f"{name}.docs.u32").read_bytes())
+def _tables(root) -> dict[str, tuple[bytes, ...]]:
+    return {name: tuple((root / f"{name}.{part}").read_bytes() for part in ("keys.u64", "docs.u32", "fence.u64"))
             for name in ("n8", "n13", "lsh")}
 
 
@@ -83,6 +83,22 @@ def test_tables_do_not_depend_on_workers_chunks_or_merge_size(corpus, monkeypatc
     assert small.meta.entries["n8"] > 10 * 500
     keys = np.fromfile(tmp / "many" / "n8.keys.u64", dtype=np.uint64)
     assert (np.diff(keys.astype(np.float64)) >= 0).all()
+
+
+def test_lookups_through_small_blocks_equal_a_plain_binary_search(corpus, monkeypatch):
+    """Blocks of 8 rows: keys held by several rows straddle block edges; every key is looked up."""
+    tmp, texts = corpus
+    (tmp / "c" / "copies.jsonl").write_text("".join(json.dumps({"text": texts[0]}) + "\n" for _ in range(6)))
+    monkeypatch.setattr(table, "BLOCK", 8)
+    index = build_index([str(tmp / "c")], tmp / "idx", workers=1)
+    for name in ("n8", "lsh"):
+        keys = np.fromfile(tmp / "idx" / f"{name}.keys.u64", dtype=np.uint64)
+        assert (keys[1:] == keys[:-1]).sum() > 100  # keys held by several rows
+        assert len(np.fromfile(tmp / "idx" / f"{name}.fence.u64", dtype=np.uint64)) == -(-len(keys) // 8)
+        probes = np.concatenate([keys, keys + np.uint64(1), np.array([0, 2**64 - 1], dtype=np.uint64)])
+        lo, hi = index.lookup(name, probes)
+        assert (lo == np.searchsorted(keys, probes, side="left")).all()
+        assert (hi == np.searchsorted(keys, probes, side="right")).all()
 
 
 def test_a_key_keeps_the_first_documents_only(tmp_path):

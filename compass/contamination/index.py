@@ -1,7 +1,7 @@
 """The corpus index on disk, and its lookups. ``index_build.py`` writes it.
 
-Layout of an index directory (raw little-endian arrays, memory-mapped when queried, so a query
-reads only the pages its binary searches touch, never the whole index)::
+Layout of an index directory (raw little-endian arrays; queries read them with ``pread``, through a
+sparse fence of every 4096th key, see ``table.py``: memory does not grow with the index)::
 
     meta.json                   settings, corpus files (size, mtime), counts, build time
     docs.refs.u64               per document: source file, offset, length (see corpus.DocRef)
@@ -9,12 +9,14 @@ reads only the pages its binary searches touch, never the whole index)::
     n8.keys.u64, n8.docs.u32    sorted hashes of every 8-gram, and the documents holding it (the first
                                 ``docs_per_ngram`` of them, one row each)
     n13.keys.u64, n13.docs.u32  the same for 13-grams
+    <table>.fence.u64           every 4096th key of the table
     lsh.keys.u64, lsh.docs.u32  sorted MinHash band keys of every passage, and its document (at
                                 most ``max_docs_per_key`` documents per key)
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,9 +25,10 @@ import numpy as np
 
 from compass.contamination import corpus
 from compass.contamination.normalize import NORMALIZATION_VERSION
+from compass.contamination.table import SortedTable
 from compass.errors import CompassError
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -80,23 +83,10 @@ class CorpusIndex:
                 raise CompassError(f"{meta_path}: {key} {raw.get(key)!r}, this compass reads {want}: rebuild the index")
         self.meta = IndexMeta.from_json(raw, str(meta_path))
 
-    def _array(self, name: str, dtype) -> np.ndarray:
-        path = self.root / name
-        if not path.is_file():
-            raise CompassError(f"{path}: missing from the index; rebuild it")
-        if path.stat().st_size == 0:
-            return np.zeros(0, dtype=dtype)
-        return np.memmap(path, dtype=dtype, mode="r")
-
     @cached_property
-    def _tables(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        names = [f"n{n}" for n in self.meta.settings.ngram_sizes] + (["lsh"] if self.meta.settings.near_duplicates else [])
-        tables = {name: (self._array(f"{name}.keys.u64", np.uint64), self._array(f"{name}.docs.u32", np.uint32))
-                  for name in names}
-        for name, (keys, docs) in tables.items():
-            if len(keys) != len(docs) or len(keys) != self.meta.entries.get(name):
-                raise CompassError(f"{self.root}: table {name} is damaged (sizes disagree with meta.json); rebuild it")
-        return tables
+    def _tables(self) -> dict[str, SortedTable]:
+        return {name: SortedTable(self.root, name, self.meta.entries.get(name, -1))
+                for name in table_names(self.meta.settings)}
 
     def has(self, table: str) -> bool:
         return (table == "lsh" and self.meta.settings.near_duplicates) or \
@@ -104,33 +94,36 @@ class CorpusIndex:
 
     def lookup(self, table: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each key, the rows [lo, hi) holding it (hi == lo: not in the corpus); ``docs(table, lo, hi)``."""
-        hashes, _ = self._tables[table]
-        return np.searchsorted(hashes, keys, side="left"), np.searchsorted(hashes, keys, side="right")
+        return self._tables[table].lookup(keys)
 
     def docs(self, table: str, lo: int, hi: int) -> list[int]:
-        return self._tables[table][1][lo:hi].tolist()
+        return self._tables[table].docs(lo, hi)
 
     def lookup_all(self, table: str, keys: np.ndarray) -> list[list[int]]:
         """For each key, every document stored under it."""
         lo, hi = self.lookup(table, keys)
         return [self.docs(table, a, b) for a, b in zip(lo.tolist(), hi.tolist())]
 
-    @cached_property
-    def _refs(self) -> np.ndarray:
-        return self._array("docs.refs.u64", np.uint64).reshape(-1, 3)
+    def _rows(self, name: str, dtype, width: int, docs: list[int]) -> dict[int, np.ndarray]:
+        path = self.root / name
+        if not path.is_file() or path.stat().st_size != width * np.dtype(dtype).itemsize * self.meta.docs:
+            raise CompassError(f"{path}: missing or damaged; rebuild the index")
+        item = width * np.dtype(dtype).itemsize
+        with path.open("rb") as f:
+            return {d: np.frombuffer(os.pread(f.fileno(), item, d * item), dtype=dtype) for d in set(docs)}
 
     def doc_ids(self, docs: list[int]) -> dict[int, str]:
-        offsets = self._array("docs.idoff.u64", np.uint64)
+        offsets = self._rows("docs.idoff.u64", np.uint64, 1, docs)
         out = {}
         with (self.root / "docs.ids.txt").open("rb") as f:
             for d in sorted(set(docs)):
-                f.seek(int(offsets[d]))
+                f.seek(int(offsets[d][0]))
                 out[d] = json.loads(f.readline())
         return out
 
     def doc_texts(self, docs: list[int]) -> dict[int, str]:
         """The text of each document, re-read from the corpus files (refused if they changed)."""
-        refs = {d: corpus.DocRef(*(int(x) for x in self._refs[d])) for d in set(docs)}
+        refs = {d: corpus.DocRef(*(int(x) for x in row)) for d, row in self._rows("docs.refs.u64", np.uint64, 3, docs).items()}
         texts = corpus.fetch(self.meta.sources, list(refs.values()))
         return {d: texts[ref] for d, ref in refs.items()}
 

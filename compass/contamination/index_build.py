@@ -25,6 +25,7 @@ from compass.contamination import corpus, minhash
 from compass.contamination.hashing import TokenHasher, ngram_hashes
 from compass.contamination.index import CorpusIndex, IndexMeta, IndexSettings, table_names
 from compass.contamination.normalize import paragraph_tokens
+from compass.contamination.table import fence_of
 from compass.errors import CompassError
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def _merge(runs: list[Path], out: Path, name: str, max_per_key: int) -> int:
     total = sum(sizes)
     groups = max(1, math.ceil(total / MERGE_ENTRIES))
     written = 0
+    fence: list[np.ndarray] = []
     try:
         with open(out / f"{name}.keys.u64", "wb") as fk, open(out / f"{name}.docs.u32", "wb") as fd:
             for g in range(groups):
@@ -109,10 +111,12 @@ def _merge(runs: list[Path], out: Path, name: str, max_per_key: int) -> int:
                     keys, docs = keys[keep], docs[keep]
                 keys.tofile(fk)
                 docs.tofile(fd)
+                fence.append(fence_of(keys, written))
                 written += len(keys)
     finally:
         for f in key_files + doc_files:
             f.close()
+    np.concatenate(fence or [np.zeros(0, np.uint64)]).astype(np.uint64).tofile(out / f"{name}.fence.u64")
     return written
 
 

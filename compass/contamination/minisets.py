@@ -41,17 +41,17 @@ def dataset_dicts(root: Path) -> dict[str, dict]:
     }
 
 
-def write_minisets(root: Path, scale: int = 1) -> dict[str, MiniSet]:
-    """Write and load the mini sets; ``scale`` multiplies their sizes (1: 100 MMLU, 60 GSM8K, 64 C-Eval,
-    53 MATH, 40 HumanEval test items)."""
-    write_mmlu(root / "mmlu", n_dev=10 * scale, n_val=10 * scale, n_test=25 * scale)
-    write_gsm8k(root / "gsm8k", n_train=60 * scale, n_test=60 * scale)
-    write_ceval(root / "ceval", n_dev=8 * scale, n_val=8 * scale, n_test=1)
+def write_minisets(root: Path, seed: int = 0) -> dict[str, MiniSet]:
+    """Write and load the mini sets (100 MMLU, 60 GSM8K, 64 C-Eval, 53 MATH, 40 HumanEval test items;
+    another ``seed`` draws other items)."""
+    write_mmlu(root / "mmlu", n_dev=5, n_val=5, n_test=25, seed=seed)
+    write_gsm8k(root / "gsm8k", n_train=60, n_test=60, seed=seed)
+    write_ceval(root / "ceval", n_dev=8, n_val=8, n_test=1, seed=seed)
     roomy = [s for s in MATH_TYPES if s != "counting_and_probability"]  # its templates give 5 test items only
-    write_math(root / "math", subjects=roomy, n_train=8 * scale, n_test=8 * scale)
-    write_math(root / "math", subjects=["counting_and_probability"], n_train=8 * scale, n_test=5)
-    write_humaneval(root / "humaneval" / "HumanEval.jsonl", n=40 * scale)
-    extra = write_humaneval(root / "humaneval-more" / "HumanEval.jsonl", n=60 * scale)
+    write_math(root / "math", subjects=roomy, n_train=8, n_test=8, seed=seed)
+    write_math(root / "math", subjects=["counting_and_probability"], n_train=8, n_test=5, seed=seed)
+    write_humaneval(root / "humaneval" / "HumanEval.jsonl", n=40, seed=seed)
+    extra = write_humaneval(root / "humaneval-more" / "HumanEval.jsonl", n=60, seed=seed)
     out = {}
     for abbr, raw in dataset_dicts(root).items():
         cfg = from_dict(DatasetConfig, raw, abbr).validate(abbr)

@@ -34,8 +34,8 @@ _UNIT_WORDS = ("zero one two three four five six seven eight nine ten eleven twe
 _UNITS = {w: i for i, w in enumerate(_UNIT_WORDS.split())}
 _TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}  # noqa: SIM905
 _SCALES = {"thousand": 1000, "million": 1000_000}
-_NUMBER_WORD = "|".join([*_UNITS, *_TENS, "hundred", *_SCALES, "and"])
-_NUMBER_RUN = re.compile(rf"\b(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}))*\b")
+_NUMBER_WORD = "|".join([*_UNITS, *_TENS, "hundred", *_SCALES])
+_NUMBER_RUN = re.compile(rf"\b(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}|and))*\b")
 
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
