@@ -28,11 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compass.contamination.check import CheckSettings, check_dataset  # noqa: E402
-from compass.contamination.index_build import build_index  # noqa: E402
-from compass.contamination.minisets import write_minisets  # noqa: E402
-from compass.contamination.normalize import tokens  # noqa: E402
-from compass.contamination.planting import render  # noqa: E402
+from compass.contamination.check import CheckSettings, check_dataset
+from compass.contamination.index_build import build_index
+from compass.contamination.minisets import write_minisets
+from compass.contamination.normalize import tokens
+from compass.contamination.planting import render
 
 VOCAB = 200_000
 
@@ -41,7 +41,7 @@ class Sampler:
     """Peak resident memory (kB) of this process and its children, sampled every 0.1 s."""
 
     def __init__(self) -> None:
-        self.peak_total = self.peak_anon = 0
+        self.peak_total = self.peak_anon = self.peak_file = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -58,23 +58,23 @@ class Sampler:
         return out
 
     @staticmethod
-    def _status(pid: int) -> tuple[int, int]:
-        total = anon = 0
+    def _status(pid: int) -> tuple[int, int, int]:
+        fields = {"VmRSS:": 0, "RssAnon:": 0, "RssFile:": 0}
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total = int(line.split()[1])
-                elif line.startswith("RssAnon:"):
-                    anon = int(line.split()[1])
+                key = line.split(maxsplit=1)[0] if line else ""
+                if key in fields:
+                    fields[key] = int(line.split()[1])
         except OSError:
             pass
-        return total, anon
+        return fields["VmRSS:"], fields["RssAnon:"], fields["RssFile:"]
 
     def _run(self) -> None:
         while not self._stop.is_set():
             stats = [self._status(p) for p in self._tree(os.getpid())]
             self.peak_total = max(self.peak_total, sum(s[0] for s in stats))
             self.peak_anon = max(self.peak_anon, sum(s[1] for s in stats))
+            self.peak_file = max(self.peak_file, sum(s[2] for s in stats))
             time.sleep(0.1)
 
     def __enter__(self) -> Sampler:
@@ -144,6 +144,7 @@ def main() -> None:
                "workers": args.workers, "build_s": round(build_s, 1),
                "build_tokens_per_s": round(index.meta.tokens / build_s), "index_mb": round(index_bytes / 1e6, 1),
                "build_peak_rss_mb": round(build_mem.peak_total / 1e3), "build_peak_anon_mb": round(build_mem.peak_anon / 1e3),
+               "build_peak_file_mb": round(build_mem.peak_file / 1e3),
                "load_before": [round(x, 2) for x in load_before], "benchmark_items": sum(len(s.items) for s in sets.values()),
                "benchmark_tokens": query_tokens}
         for name, methods in (("default", ("ngram", "longest")), ("with_minhash", ("ngram", "longest", "minhash"))):
@@ -156,6 +157,7 @@ def main() -> None:
             row[f"query_{name}_tokens_per_s"] = round(query_tokens / query_s)
             row[f"query_{name}_peak_rss_mb"] = round(query_mem.peak_total / 1e3)
             row[f"query_{name}_peak_anon_mb"] = round(query_mem.peak_anon / 1e3)
+            row[f"query_{name}_peak_file_mb"] = round(query_mem.peak_file / 1e3)
             row[f"query_{name}_contaminated"] = flagged
         row["load_after"] = [round(x, 2) for x in os.getloadavg()]
         print(json.dumps(row), flush=True)

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quiet import cpu_busy_s, wait_idle  # noqa: E402
+from quiet import cpu_busy_s, set_priority, wait_idle  # noqa: E402
 
 WORDS = ["river", "stone", "cloud", "table", "music", "light", "paper", "horse", "chair", "bread", "ocean", "tiger",
          "plant", "smile", "dream", "glass"]
@@ -297,6 +297,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--prefix-test", type=int, default=0,
                    help="also time this many 5-shot scoring requests with and without the prefix cache (0: none)")
     p.add_argument("--max-wait", type=float, default=0, help="wait up to this long for the machine to go quiet")
+    p.add_argument("--nice", type=int, default=0, help="priority of the bench and its server (negative: root only)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
@@ -305,6 +306,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.nice:
+        set_priority(args.nice)
     result: dict = {}
     if args.concurrency:
         proc, url = (None, args.url) if args.url else start_server(args)

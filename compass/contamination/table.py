@@ -21,7 +21,7 @@ BLOCK = 4096  # rows; a key is held by at most a few rows, far fewer than a bloc
 def fence_of(keys: np.ndarray, first_row: int) -> np.ndarray:
     """The fence entries among ``keys``, which start at row ``first_row`` of the table."""
     start = (-first_row) % BLOCK
-    return keys[start::BLOCK]
+    return keys[start::BLOCK].copy()  # a copy: a view would keep the whole block of keys alive
 
 
 class SortedTable:

@@ -17,6 +17,7 @@ import torch
 from transformers import LogitsProcessor
 
 from compass.models.base import Completion, cut_at_stop
+from compass.models.hf_attention import can_share_prefix, sharing_prefix
 from compass.models.hf_slots import SLACK, SlotCache
 from compass.models.kv_prefix import (
     MIN_SHARED_PREFIX,
@@ -46,8 +47,10 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
            done: Callable[[int, Completion], None]) -> None:
     """Complete every prompt, calling ``done(index, completion)`` as each one ends.
 
-    - A token prefix shared by every prompt (the few-shot examples) runs once; each slot keeps a
-      copy of its KV cache, so a joining row prefills only its own suffix.
+    - A token prefix shared by every prompt (the few-shot examples) runs once, so a joining row
+      prefills only its own suffix. Decode steps read the prefix's keys and values once for all
+      rows (``hf_attention.py``) where the model's attention allows; otherwise each slot keeps a
+      copy of them.
     - Longest prompts join first: joiners of one prefill have similar widths (little padding).
     - A finished row's slot is refilled at once while prompts wait; once none wait, finished rows
       leave the batch.
@@ -69,6 +72,10 @@ class _Decoder:
         shared = min(shared, *(len(p) - 1 for p in prompts))  # every row keeps a token to prefill
         self.past = prefix_cache(model, prompts[0][:shared]) if shared >= MIN_SHARED_PREFIX else None
         self.prefix = shared if self.past is not None else 0
+        self.shared = None  # the prefix's (keys, values) per layer, when decode steps read it once
+        if self.past is not None and can_share_prefix(model):
+            self.shared = [(layer.keys[0], layer.values[0]) for layer in self.past.layers]
+        self.slot_prefix = 0 if self.shared is not None else self.prefix  # prefix columns kept in each slot
         self.waiting = deque(sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i)))
         self.rows: list[_Row | None] = []  # per cache slot
         self.cache: SlotCache | None = None
@@ -98,7 +105,8 @@ class _Decoder:
         prefill, logits = self._prefill(suffixes)
         if self.cache is None:
             longest = max(len(p) for p in self.prompts) - self.prefix
-            self.cache = SlotCache(prefill, self.prefix, self.slots, self.prefix + longest + self.max_new + SLACK + 1)
+            self.cache = SlotCache(prefill, self.slot_prefix, self.slots,
+                                   self.slot_prefix + longest + self.max_new + SLACK + 1)
             self.rows = [None] * self.slots
         self.cache.fit(max([r.used for r in self.rows if r is not None] + [len(s) for s in suffixes]))
         new = [_Row(i, len(s)) for i, s in zip(joiners, suffixes)]
@@ -132,8 +140,13 @@ class _Decoder:
         used = torch.tensor([r.used for r in rows], device=self.device)
         last = torch.tensor([[r.tokens[-1]] for r in rows], device=self.device)
         positions = torch.tensor([[self.prefix + r.own + len(r.tokens) - 1] for r in rows], device=self.device)
-        out = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
-                         **with_cache(self.model, self.cache.cache), use_cache=True)
+        if self.shared is None:
+            out = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
+                             **with_cache(self.model, self.cache.cache), use_cache=True)
+        else:
+            with sharing_prefix(self.model):
+                out = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
+                                 **with_cache(self.model, self.cache.cache), use_cache=True, shared_prefix=self.shared)
         self._advance(list(enumerate(rows)), out.logits[:, -1])
 
     def _advance(self, rows: list[tuple[int, _Row]], logits: torch.Tensor) -> None:

@@ -2,7 +2,8 @@
 
 Layout of every slot, at the cache's common length ``T``::
 
-    [0, P)          the shared prefix (few-shot examples), written once per slot
+    [0, P)          the shared prefix (few-shot examples), written once per slot; P = 0 where
+                    decode steps read the prefix from one copy instead (hf_attention.py)
     [P, T - used)   holes: what earlier occupants of the slot left, masked out
     [T - used, T)   this row's own tokens (prompt suffix, then generated), contiguous
 
