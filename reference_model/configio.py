@@ -56,3 +56,22 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 def to_dict(obj) -> dict:
     return dataclasses.asdict(obj)
+
+
+def check_training_keys(cfg, positive: list[str], non_negative: list[str]) -> None:
+    """The checks every training config shares (pretraining and fine-tuning): counts, the learning-rate
+    schedule and the device, each failure a ``ConfigError`` naming its key."""
+    for key in positive:
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key '{key}': must be > 0, got {getattr(cfg, key)}")
+    for key in non_negative:
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"config key '{key}': must be >= 0, got {getattr(cfg, key)}")
+    if not cfg.lr > 0:
+        raise ConfigError(f"config key 'lr': must be > 0, got {cfg.lr}")
+    if not 0 <= cfg.min_lr_ratio <= 1:
+        raise ConfigError(f"config key 'min_lr_ratio': must be in [0, 1], got {cfg.min_lr_ratio}")
+    if cfg.warmup_steps > cfg.max_steps:
+        raise ConfigError(f"config key 'warmup_steps': {cfg.warmup_steps} exceeds max_steps {cfg.max_steps}")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"config key 'device': must be auto, cpu or cuda, got {cfg.device!r}")

@@ -165,3 +165,13 @@ def backend_recording_rows(model_path: Path, batch_size: int):
 def texts(completions) -> list[str]:
     """The texts of a backend's completions (what most generation tests compare)."""
     return [c.text for c in completions]
+
+
+# Two HumanEval-format tasks (official field names) for the code-execution tests.
+ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    return a + b\n",
+       "prompt": ('import math\n\n\ndef add(a: int, b: int) -> int:\n'
+                  '    """Return a + b.\n    >>> add(2, 3)\n    5\n    """\n'),
+       "test": "\n\ndef check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"}
+EVEN = {"task_id": "T/even", "entry_point": "is_even", "canonical_solution": "    return n % 2 == 0\n",
+        "prompt": 'def is_even(n: int) -> bool:\n    """True if n is even."""\n',
+        "test": "def check(candidate):\n    assert candidate(4) is True\n    assert candidate(7) is False\n"}

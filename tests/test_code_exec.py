@@ -23,18 +23,11 @@ from compass.evaluators.code_exec import pass_at_k
 from compass.evaluators.postprocess import humaneval_completion
 from compass.synthetic import humaneval_items
 
-from helpers import make_predictions
+from helpers import ADD, EVEN, make_predictions
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 REPO = Path(__file__).resolve().parent.parent
 
-ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    return a + b\n",
-       "prompt": ('import math\n\n\ndef add(a: int, b: int) -> int:\n'
-                  '    """Return a + b.\n    >>> add(2, 3)\n    5\n    """\n'),
-       "test": "\n\ndef check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"}
-EVEN = {"task_id": "T/even", "entry_point": "is_even", "canonical_solution": "    return n % 2 == 0\n",
-        "prompt": 'def is_even(n: int) -> bool:\n    """True if n is even."""\n',
-        "test": "def check(candidate):\n    assert candidate(4) is True\n    assert candidate(7) is False\n"}
 # Wrong completions of ADD, each with the status and a word of the reason it must get.
 WRONG = {
     "off_by_one": ("    return a + b + 1\n", "failed", "AssertionError"),

@@ -16,6 +16,8 @@ from compass.schema import from_dict
 from compass.synthetic import humaneval_items, write_humaneval
 
 from helpers import (
+    ADD,
+    EVEN,
     backend_recording_rows,
     compass,
     error_line,
@@ -26,13 +28,6 @@ from helpers import (
     write_config,
 )
 
-ADD = {"task_id": "T/add", "entry_point": "add", "canonical_solution": "    return a + b\n",
-       "prompt": ('import math\n\n\ndef add(a: int, b: int) -> int:\n'
-                  '    """Return a + b.\n    >>> add(2, 3)\n    5\n    """\n'),
-       "test": "\n\ndef check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"}
-EVEN = {"task_id": "T/even", "entry_point": "is_even", "canonical_solution": "    return n % 2 == 0\n",
-        "prompt": 'def is_even(n: int) -> bool:\n    """True if n is even."""\n',
-        "test": "def check(candidate):\n    assert candidate(4) is True\n    assert candidate(7) is False\n"}
 # -- loader ------------------------------------------------------------------------------------
 
 def test_loader_reads_the_official_layout_plain_gzip_and_directory(tmp_path):
@@ -225,7 +220,7 @@ def test_sampled_run_end_to_end(tmp_path, tiny_model):
         r = result_of(run, "tiny", "he-mini")
         result = {"metrics": r.metrics}
         assert r.n == 4 and r.primary == "score"
-        assert set(r.metrics) == {"score", "pass@1", "pass@2"} == set(r.ci95)
+        assert set(r.metrics) == {"score", "pass@1", "pass@2", "truncated"} == set(r.ci95)
         assert r.metrics["pass@1"] == pytest.approx(r.metrics["score"])
         assert "he-mini" in proc.stdout
         html = (run / "summary" / "summary.html").read_text()  # pass@k is in the report, not only the JSON

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from ..configio import ConfigError, apply_overrides, build, load_file
+from ..configio import ConfigError, apply_overrides, build, check_training_keys, load_file
 from ..model import CONFIGS, ModelConfig, named_config
 
 DEFAULT_WARMUP = 10  # steps, capped at max_steps when warmup_steps is left at -1
@@ -45,25 +45,14 @@ class TrainConfig:
     plot: bool = True               # write loss.png at the end (needs matplotlib)
 
     def __post_init__(self):
-        positive = ["seq_len", "micro_batch", "grad_accum", "max_steps", "log_every", "eval_batches", "keep_ckpts"]
-        for key in positive:
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"config key '{key}': must be > 0, got {getattr(self, key)}")
         if self.warmup_steps == -1:
             self.warmup_steps = min(DEFAULT_WARMUP, self.max_steps)
-        for key in ["warmup_steps", "eval_every", "ckpt_every", "weight_decay", "grad_clip", "threads", "peak_flops"]:
-            if getattr(self, key) < 0:
-                raise ConfigError(f"config key '{key}': must be >= 0, got {getattr(self, key)}")
-        if not self.lr > 0:
-            raise ConfigError(f"config key 'lr': must be > 0, got {self.lr}")
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise ConfigError(f"config key 'min_lr_ratio': must be in [0, 1], got {self.min_lr_ratio}")
-        if self.warmup_steps > self.max_steps:
-            raise ConfigError(f"config key 'warmup_steps': {self.warmup_steps} exceeds max_steps {self.max_steps}")
+        check_training_keys(self, ["seq_len", "micro_batch", "grad_accum", "max_steps", "log_every", "eval_batches",
+                                   "keep_ckpts"],
+                            ["warmup_steps", "eval_every", "ckpt_every", "weight_decay", "grad_clip", "threads",
+                             "peak_flops"])
         if self.model not in CONFIGS:
             raise ConfigError(f"config key 'model': unknown {self.model!r} (known: {', '.join(CONFIGS)})")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"config key 'device': must be auto, cpu or cuda, got {self.device!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"config key 'precision': must be auto, fp32 or bf16, got {self.precision!r}")
         if not self.data:

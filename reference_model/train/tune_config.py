@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ..configio import ConfigError, apply_overrides, build, load_file
+from ..configio import ConfigError, apply_overrides, build, check_training_keys, load_file
 
 
 @dataclass
@@ -40,20 +40,9 @@ class TuneConfig:
     plot: bool = True
 
     def __post_init__(self):
-        for key in ["seq_len", "micro_batch", "grad_accum", "max_steps", "log_every", "eval_batches", "keep_ckpts"]:
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"config key '{key}': must be > 0, got {getattr(self, key)}")
-        for key in ["warmup_steps", "eval_every", "ckpt_every", "weight_decay", "grad_clip", "threads"]:
-            if getattr(self, key) < 0:
-                raise ConfigError(f"config key '{key}': must be >= 0, got {getattr(self, key)}")
-        if not self.lr > 0:
-            raise ConfigError(f"config key 'lr': must be > 0, got {self.lr}")
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise ConfigError(f"config key 'min_lr_ratio': must be in [0, 1], got {self.min_lr_ratio}")
-        if self.warmup_steps > self.max_steps:
-            raise ConfigError(f"config key 'warmup_steps': {self.warmup_steps} exceeds max_steps {self.max_steps}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"config key 'device': must be auto, cpu or cuda, got {self.device!r}")
+        check_training_keys(self, ["seq_len", "micro_batch", "grad_accum", "max_steps", "log_every", "eval_batches",
+                                   "keep_ckpts"],
+                            ["warmup_steps", "eval_every", "ckpt_every", "weight_decay", "grad_clip", "threads"])
         for key in ("init", "data"):
             if not getattr(self, key):
                 raise ConfigError(f"config key '{key}': required")
