@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from .sources import docstrings
+
 KINDS_GOOD = ("prose", "code")
 KINDS_BAD = ("salad", "boilerplate", "repetition")
 
@@ -45,16 +47,6 @@ def _python_files(root: Path, limit: int, seed: int) -> list[Path]:
     return files[:limit]
 
 
-def _docstrings(tree: ast.AST) -> str:
-    parts = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            ds = ast.get_docstring(node)
-            if ds and len(ds) > 40:
-                parts.append(ds.strip())
-    return "\n\n".join(parts)
-
-
 def natural(n_prose: int, n_code: int, root: str = "", seed: int = 0) -> tuple[list[str], list[str]]:
     """Docstrings and code of the Python files under ``root`` (the stdlib by default, then also the
     ``pydoc_data`` topics); another root (e.g. site-packages) gives a set from other authors."""
@@ -66,7 +58,7 @@ def natural(n_prose: int, n_code: int, root: str = "", seed: int = 0) -> tuple[l
             tree = ast.parse(src)
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
             continue
-        doc = _docstrings(tree)[:4000]
+        doc = docstrings(tree)[:4000]
         if len(doc.split()) >= 50 and len(prose) < n_prose:
             prose.append(doc)
         lines = src.split("\n")

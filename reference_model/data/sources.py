@@ -169,14 +169,9 @@ def read_stdlib(spec: SourceSpec, report: StageReport) -> list[Doc]:
         except (SyntaxError, ValueError):
             report.counters["skipped_file:syntax_error"] += 1
             continue
-        parts = []
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                ds = ast.get_docstring(node)
-                if ds and len(ds) > 40:
-                    parts.append(ds.strip())
-        if parts:
-            docs.append(_doc(spec, rel, "\n\n".join(parts), path=rel))
+        text = docstrings(tree)
+        if text:
+            docs.append(_doc(spec, rel, text, path=rel))
     return docs
 
 
@@ -251,3 +246,14 @@ def load_sources(specs: list[SourceSpec], report: StageReport) -> list[Doc]:
         docs.extend(got)
     report.n_in = report.n_out = len(docs)
     return docs
+
+
+def docstrings(tree: ast.AST) -> str:
+    """A module's docstrings over 40 characters (shorter ones are mostly one-liners), blank-line separated."""
+    parts = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            ds = ast.get_docstring(node)
+            if ds and len(ds) > 40:
+                parts.append(ds.strip())
+    return "\n\n".join(parts)
