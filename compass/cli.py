@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only up to / only this stage (default: all)")
     run.add_argument("--max-cost", type=float, metavar="DOLLARS", help="stop inference cleanly once the run has "
                      "spent this much on models with price_per_mtok (API models); -r with a higher limit goes on")
+    run.add_argument("--contamination", metavar="DIR", help="labels written by `compass contamination`: the "
+                     "summaries split each dataset's score into clean and contaminated samples (default: the config's "
+                     "contamination key, else WORK_DIR/<config name>/contamination/ when it exists)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars or worker messages; print only "
                      "the leaderboard and errors")
     run.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -78,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="txt,csv,md,html",
                         help="comma-separated formats among txt, csv, md, html (default: all)")
     report.add_argument("-o", "--out", help="directory for the summaries (default: the run's summary/)")
+    report.add_argument("--contamination", metavar="DIR", help="labels written by `compass contamination` "
+                        "(default: the run config's contamination key, else <run>/../contamination/ when it exists)")
     report.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     from compass.gate import args as gate_args
@@ -139,7 +144,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             result = run(config, RunOptions(resume=args.reuse, dry_run=args.dry_run, work_dir=args.work_dir,
                                             max_workers=args.max_workers, retry=args.retry, mode=args.mode,
                                             quiet=args.quiet, cfg_options=args.cfg_options,
-                                            max_cost=args.max_cost))
+                                            max_cost=args.max_cost, contamination=args.contamination))
         except CompassError as exc:
             partial = getattr(exc, "partial_leaderboard", None)
             if partial:
@@ -168,7 +173,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if unknown or not formats:
             raise CompassError(f"--format: unknown format {unknown[0] if unknown else '(none)'!r}; "
                                f"choose from {', '.join(FORMATS)}")
-        print(report([Path(p) for p in args.run_dirs], formats, Path(args.out) if args.out else None))
+        print(report([Path(p) for p in args.run_dirs], formats, Path(args.out) if args.out else None,
+                     args.contamination))
         return 0
     raise AssertionError(args.command)
 

@@ -10,7 +10,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from compass import preflight, provenance, resume
@@ -39,6 +39,7 @@ class RunOptions:
     quiet: bool = False  # no progress bars
     max_cost: float | None = None  # dollars: inference stops cleanly once the run has spent this much
     cfg_options: list[str] = field(default_factory=list)  # KEY=VALUE overrides of the config
+    contamination: str | None = None  # labels directory (--contamination), over the config's key
 
 
 @dataclass
@@ -50,6 +51,8 @@ class RunReport:
 
 def run(config_file: str, opts: RunOptions) -> RunReport:
     cfg = load_config(config_file, opts.cfg_options)                 # 1. config
+    if opts.contamination is not None:
+        cfg = replace(cfg, contamination=opts.contamination)
     tasks, eval_tasks = plan(cfg), plan_eval(cfg)                   # 2. plan
     if opts.dry_run:
         return RunReport(None, describe_plan(cfg, tasks))
@@ -98,10 +101,14 @@ def summarize(run_dir: RunDir, cfg: Config) -> str:
     return write_report(cfg.name, columns, [d.abbr for d in cfg.datasets], cfg, run_dir.summary_dir, FORMATS)
 
 
-def write_report(title: str, columns, datasets: list[str], cfg: Config, out: Path, formats) -> str:
-    from compass.summarize import html
+def write_report(title: str, columns, datasets: list[str], cfg: Config, out: Path, formats,
+                 contamination: str | None = None) -> str:
+    """``contamination``: the labels directory, over the config's; either way, datasets with labels
+    get their scores split by label (compass.summarize.split)."""
+    from compass.summarize import html, split
 
     table = tables.collect(columns, datasets, cfg.summarizer)
+    table.split = split.collect(columns, datasets, contamination or cfg.contamination)
     renderers = {"txt": tables.to_text, "csv": tables.to_csv, "md": tables.to_markdown,
                  "html": lambda t: html.render(title, t, datasets)}
     for fmt in formats:
@@ -234,7 +241,7 @@ def describe_plan(cfg: Config, tasks: list[Task]) -> str:
     return "\n".join(lines)
 
 
-def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None) -> str:
+def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None, contamination: str | None = None) -> str:
     """Rewrite summaries from result files (no model call, no re-scoring); several runs merge into
     one leaderboard, a model abbr seen in two runs getting its run's name in brackets."""
     from compass.schema import from_dict
@@ -253,5 +260,5 @@ def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None) -> s
     datasets = list(dict.fromkeys(d.abbr for _, cfg in configs for d in cfg.datasets))
     target = out or configs[0][0].summary_dir
     title = configs[0][1].name if len(configs) == 1 else " + ".join(f"{cfg.name} ({run.root.name})" for run, cfg in configs)
-    text = write_report(title, columns, datasets, configs[0][1], target, formats)
+    text = write_report(title, columns, datasets, configs[0][1], target, formats, contamination)
     return text + f"\nsummary: {target}/summary.{{{','.join(formats)}}}"

@@ -11,7 +11,7 @@ from compass.config.schema import Config, DatasetConfig, ModelConfig, Partitione
 from compass.errors import CompassError
 from compass.schema import from_dict
 
-TOP_LEVEL = {"models", "datasets", "summarizer", "work_dir", "infer", "eval"}
+TOP_LEVEL = {"models", "datasets", "summarizer", "work_dir", "infer", "eval", "contamination"}
 
 
 def near_miss(name: str, key: str) -> bool:
@@ -62,6 +62,10 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     work_dir = raw.get("work_dir")
     if work_dir is not None and not isinstance(work_dir, str):
         raise CompassError(f"{path}: work_dir: expected str, got {type(work_dir).__name__}")
-    return Config(str(path), models, datasets, summarizer, work_dir, runner, partitioner)
+    contamination = raw.get("contamination")
+    if contamination is not None and not isinstance(contamination, str):
+        raise CompassError(f"{path}: contamination: expected str (a directory of labels), got "
+                           f"{type(contamination).__name__}")
+    return Config(str(path), models, datasets, summarizer, work_dir, runner, partitioner, contamination)
 
 

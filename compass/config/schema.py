@@ -416,6 +416,9 @@ class Config:
     work_dir: str | None = None
     runner: RunnerCfg = field(default_factory=RunnerCfg)
     partitioner: PartitionerCfg = field(default_factory=PartitionerCfg)
+    # labels of `compass contamination` (a directory): scores split by them in the summaries; None:
+    # WORK_DIR/<config name>/contamination/ when it exists (compass/contamination/labels.py)
+    contamination: str | None = None
 
     @property
     def name(self) -> str:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from compass.contamination.labels import label_file, labels_dir, read_labels
 from compass.errors import CompassError
 from compass.gate.locate import Located, locate
-from compass.gate.pair import Outcomes, Paired, pair, read_outcomes
+from compass.gate.pair import Outcomes, Paired, pair, read_outcomes, restrict
 from compass.gate.prompts import check_prompts
 from compass.gate.report import (
     EXIT_FAIL,
@@ -40,6 +41,8 @@ def compare(
     n_boot: int = 2000,
     n_perm: int = 10_000,
     allow_prompt_change: bool = False,
+    clean_only: bool = False,
+    contamination: Path | None = None,
 ) -> GateReport:
     """Compare two runs; ``max_drop`` is in percentage points, as on the command line. Usage and
     data problems, and datasets whose prompts differ (unless ``allow_prompt_change``), raise
@@ -56,12 +59,16 @@ def compare(
     common = sorted(base.datasets.keys() & cand.datasets.keys())
     if not common:
         raise CompassError(f"no dataset in common between {base.scored_dir} and {cand.scored_dir}")
+    if contamination is not None and not clean_only:
+        raise CompassError("--contamination: only used with --clean-only")
     # Read and check everything before spending time on statistics.
     pairs = [pair(name, _outcomes(base, name), _outcomes(cand, name)) for name in common]
+    labels, not_clean = (None, {}) if not clean_only else _clean_only(cand, base, contamination, pairs)
     prompts = check_prompts({name: (base.result(name), cand.result(name)) for name in common}, allow_prompt_change)
     margin = max_drop / 100.0
     results = [analyse(p, margin, len(pairs), settings) for p in pairs]
     for result in results:
+        result.not_clean = not_clean.get(result.dataset)
         if result.dataset in prompts.differ:
             result.prompt_note = f"{prompts.differ[result.dataset]}; compared anyway (--allow-prompt-change)"
         result.truncated, result.truncation_note = truncation_note(base.result(result.dataset),
@@ -77,7 +84,28 @@ def compare(
         baseline=_side(base), candidate=_side(cand), settings=settings, datasets=results,
         only_in_baseline=sorted(base.datasets.keys() - cand.datasets.keys()),
         only_in_candidate=sorted(cand.datasets.keys() - base.datasets.keys()), prompts_unchecked=prompts.unchecked,
-        verdict=verdict, exit_code=EXIT_FAIL if failed else EXIT_PASS)
+        verdict=verdict, exit_code=EXIT_FAIL if failed else EXIT_PASS, clean_only=labels)
+
+
+def _clean_only(cand: Located, base: Located, given: Path | None, pairs: list[Paired]) -> tuple[str, dict[str, int]]:
+    """Keeps, in place of each pair, only its samples labelled clean; returns the labels directory and
+    per dataset how many samples were left out. Every compared dataset needs labels."""
+    directory = labels_dir(cand.run.root, given) or labels_dir(base.run.root, None)
+    if directory is None:
+        raise CompassError(f"--clean-only: no contamination labels beside {cand.run.root} (nor the baseline); "
+                           f"give --contamination DIR (written by `compass contamination`)")
+    dropped = {}
+    for i, p in enumerate(pairs):
+        labels = read_labels(directory, p.dataset)
+        if labels is None:
+            raise CompassError(f"--clean-only: no labels for dataset {p.dataset!r} in {directory} "
+                               f"(expected {label_file(directory, p.dataset)})")
+        keep = np.array([labels[sid].label == "clean" if sid in labels else False for sid in p.ids], dtype=bool)
+        if not keep.any():
+            raise CompassError(f"--clean-only: dataset {p.dataset!r} has no sample labelled clean in {directory}")
+        pairs[i] = restrict(p, keep)
+        dropped[p.dataset] = int((~keep).sum())
+    return str(directory), dropped
 
 
 def _outcomes(side: Located, dataset: str) -> Outcomes:

@@ -22,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-prompt-change", action="store_true",
                         help="compare datasets whose prompt hashes differ (refused by default: the runs asked "
                              "different prompts)")
+    parser.add_argument("--clean-only", action="store_true",
+                        help="compare only the samples labelled clean by `compass contamination` (labels from "
+                             "--contamination, else <candidate run>/../contamination/)")
+    parser.add_argument("--contamination", type=Path, metavar="DIR",
+                        help="the labels directory for --clean-only (`compass contamination -o DIR`)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown table (CI job summary)")
     parser.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML, one testcase per dataset")

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
         report = compare(
             args.baseline, args.candidate, max_drop=args.max_drop, alpha=args.alpha, strict=args.strict,
             model=args.model, baseline_model=args.baseline_model, candidate_model=args.candidate_model,
-            seed=args.seed, n_boot=args.n_boot, n_perm=args.n_perm, allow_prompt_change=args.allow_prompt_change)
+            seed=args.seed, n_boot=args.n_boot, n_perm=args.n_perm, allow_prompt_change=args.allow_prompt_change,
+            clean_only=args.clean_only, contamination=args.contamination)
         for path, render in ((args.json, render_json), (args.markdown, render_markdown), (args.junit, render_junit)):
             if path is not None:
                 _write(path, render(report))

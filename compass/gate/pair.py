@@ -66,6 +66,7 @@ class Paired:
     cand: np.ndarray
     clusters: np.ndarray | None  # integer cluster code per sample; None when no sample declares a cluster
     n_clusters: int | None
+    ids: tuple[str, ...] = ()  # the sample ids, in the order above
 
 
 def pair(dataset: str, base: Outcomes, cand: Outcomes) -> Paired:
@@ -85,7 +86,18 @@ def pair(dataset: str, base: Outcomes, cand: Outcomes) -> Paired:
     cand_pos = {sid: i for i, sid in enumerate(cand.ids)}
     cand_order = [cand_pos[base.ids[i]] for i in order]
     clusters, n_clusters = _cluster_codes(dataset, base, cand, order, cand_order)
-    return Paired(dataset, base.kind, base.evaluator, base.values[order], cand.values[cand_order], clusters, n_clusters)
+    return Paired(dataset, base.kind, base.evaluator, base.values[order], cand.values[cand_order], clusters, n_clusters,
+                  tuple(base.ids[i] for i in order))
+
+
+def restrict(paired: Paired, keep: np.ndarray) -> Paired:
+    """The pair with only the samples where ``keep`` (a boolean mask) holds; clusters renumbered."""
+    clusters, n_clusters = paired.clusters, paired.n_clusters
+    if clusters is not None:
+        uniques, clusters = np.unique(clusters[keep], return_inverse=True)
+        n_clusters = int(uniques.size)
+    return Paired(paired.dataset, paired.kind, paired.evaluator, paired.base[keep], paired.cand[keep], clusters,
+                  n_clusters, tuple(sid for sid, k in zip(paired.ids, keep) if k))
 
 
 def _cluster_codes(dataset: str, base: Outcomes, cand: Outcomes, order: list[int],

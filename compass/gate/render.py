@@ -63,6 +63,14 @@ def _notes(report: GateReport) -> list[tuple[DatasetResult, str]]:
     return notes
 
 
+def _clean_lines(report: GateReport) -> list[str]:
+    if report.clean_only is None:
+        return []
+    left = ", ".join(f"{r.dataset} {r.not_clean}" for r in report.datasets if r.not_clean is not None)
+    return [f"clean samples only (labels {report.clean_only}); samples left out (partial, contaminated or unlabelled): "
+            f"{left}"]
+
+
 def render_text(report: GateReport) -> str:
     s = report.settings
     header = ["dataset", "n", "baseline", "candidate", "delta [95% CI]", "p", "p_holm", "MDD", "verdict"]
@@ -74,6 +82,7 @@ def render_text(report: GateReport) -> str:
          f"vs candidate {report.candidate.path} [{report.candidate.model}]"),
         (f"tolerance: drop <= {s.max_drop_points:.2f} pt; alpha {s.alpha:g} (Holm over {len(report.datasets)} "
          f"dataset(s)); power {s.power:.0%}{', strict' if s.strict else ''}; scores in points"),
+        *_clean_lines(report),
         "",
         "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
     ]
@@ -110,6 +119,7 @@ def render_markdown(report: GateReport) -> str:
               f"{format_p(r.p_value)} | {format_p(r.p_holm)} | {_mdd(r)} | {_ICONS[r.verdict]} {r.verdict} |"
               for r in report.datasets]
     lines += ["", f"Scores in points. MDD: smallest drop detected with {s.power:.0%} power at this n."]
+    lines += [f"- {_md(line)}" for line in _clean_lines(report)]
     lines += [f"- **{_md(r.dataset)}**: {_md(note)}" for r, note in _notes(report)]
     lines += [f"- {_md(note)}" for note in [_unchecked(report)] if note]
     lines += [f"- Not compared, only in {side}: {_md(', '.join(names))}" for side, names in _not_compared(report)]

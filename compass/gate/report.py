@@ -60,6 +60,7 @@ class DatasetResult:
     prompt_note: str | None = None  # how the two runs' prompts differ, when --allow-prompt-change let them through
     truncated: tuple[float, float] | None = None  # share of completions cut at max_out_len: baseline, candidate
     truncation_note: str | None = None  # set when the two shares clearly differ
+    not_clean: int | None = None  # --clean-only: samples left out as partial, contaminated or unlabelled
 
 
 @dataclass
@@ -73,6 +74,7 @@ class GateReport:
     prompts_unchecked: list[str] = field(default_factory=list)  # compared datasets a result lacks a prompt hash for
     verdict: Verdict = "pass"
     exit_code: int = EXIT_PASS
+    clean_only: str | None = None  # --clean-only: the contamination labels directory read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

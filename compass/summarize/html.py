@@ -114,6 +114,28 @@ def _metadata(columns: list[Column], datasets: list[str]) -> dict:
     return {"history": history, "results": results, "merged": len(runs) > 1}
 
 
+def _split(table: Table) -> dict | None:
+    """The scores-by-contamination section: the text table's cells, and bars with intervals for the
+    clean and contaminated subsets of each dataset."""
+    if table.split is None or not table.split.rows:
+        return None
+    from compass.summarize import split
+
+    grid = split.grid(table.split)
+    names: list[str] = []
+    cells: dict[tuple[str, str], Cell | None] = {}
+    for r in table.split.rows:
+        for label in ("clean", "contaminated"):
+            s = getattr(r, label)
+            name = f"{r.dataset}: {label}"
+            if name not in names:
+                names.append(name)
+            if s.value is not None:
+                cells[(name, r.model)] = Cell(s.value, s.lo, s.hi, s.n)
+    return {"header": grid[0], "rows": grid[1:], "explain": split.EXPLAIN, "notes": split.notes(table.split),
+            "svg": plots.scores_with_ci(names, table.models, cells)}
+
+
 def render(title: str, table: Table, datasets: list[str]) -> str:
     """The report of ``table``'s columns. ``title`` names the run, or each run of a merged report
     (the heading adds the start time only for a single run)."""
@@ -131,6 +153,7 @@ def render(title: str, table: Table, datasets: list[str]) -> str:
         table=table,
         scores_svg=plots.scores_with_ci(names, table.models, cells) if names else "",
         breakdowns=_breakdowns(table.columns, datasets),
+        split=_split(table),
         needle_grids=_needle_grids(table.columns, datasets),
         all_metrics=_all_metrics(table.columns, datasets),
         samples_json=_safe_json(drilldown.samples(table.columns, datasets)),

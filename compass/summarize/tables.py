@@ -5,12 +5,16 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from compass import records
 from compass.config import SummarizerCfg
 from compass.records import Result
 from compass.stats.intervals import Z95
 from compass.store import RunDir
+
+if TYPE_CHECKING:
+    from compass.summarize.split import Split
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Table:
     columns: list[Column]
     rows: list[tuple[str, str, dict[str, Cell | None]]]  # (dataset or group, metric, column name -> cell)
     notes: list[str] = field(default_factory=list)  # what a flag (!) in a cell means, one line each
+    split: Split | None = None  # scores by contamination label, when the run's datasets have labels
 
     @property
     def models(self) -> list[str]:
@@ -101,7 +106,12 @@ def to_text(table: Table) -> str:
     widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in grid]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines + (["", *table.notes] if table.notes else [])) + "\n"
+    text = "\n".join(lines + (["", *table.notes] if table.notes else [])) + "\n"
+    if table.split is not None and table.split.rows:
+        from compass.summarize import split
+
+        text += "\n" + split.to_text(table.split)
+    return text
 
 
 def to_markdown(table: Table) -> str:
@@ -109,7 +119,12 @@ def to_markdown(table: Table) -> str:
     lines = ["| " + " | ".join(grid[0]) + " |", "|" + "|".join("---" for _ in grid[0]) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in grid[1:]]
     notes = "".join(f"\n{note}\n" for note in table.notes)
-    return "\n".join(lines) + "\n\nScores are accuracy in %, with 95% confidence intervals in brackets.\n" + notes
+    text = "\n".join(lines) + "\n\nScores are accuracy in %, with 95% confidence intervals in brackets.\n" + notes
+    if table.split is not None and table.split.rows:
+        from compass.summarize import split
+
+        text += "\n" + split.to_markdown(table.split)
+    return text
 
 
 def to_csv(table: Table) -> str:
@@ -122,4 +137,8 @@ def to_csv(table: Table) -> str:
             c = row[m]
             values += [f"{100 * c.value:.2f}", f"{100 * c.lo:.2f}", f"{100 * c.hi:.2f}"] if c else ["", "", ""]
         writer.writerow([name, metric, *values])
+    if table.split is not None and table.split.rows:
+        from compass.summarize import split
+
+        writer.writerows(split.csv_rows(table.split, table.models))
     return out.getvalue()
