@@ -35,6 +35,9 @@ def test_labels_summaries_and_index_reuse(project):
     for abbr in ("mmlu-mini", "gsm8k-mini"):
         labels = records.read_lines(out / f"{abbr}.jsonl", ContaminationLabel)
         assert [r.id for r in labels] == [t.id for t in sets[abbr].items]
+        shares = [r.coverage for r in labels] + [c.document_coverage for r in labels for c in r.checks.values()
+                                                 if c.document_coverage is not None]
+        assert all(0.0 <= x <= 1.0 for x in shares)  # a field with no candidate document is 0, not -1
         flagged = {r.id for r in labels if r.label == "contaminated"}
         assert flagged == corpus.truth(sets[abbr].items)
         summary = json.loads((out / f"{abbr}.summary.json").read_text())

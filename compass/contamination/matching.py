@@ -184,7 +184,7 @@ def longest_pass(views: list[View], docs: DocCache, th: coverage.Thresholds) -> 
                 v.longest = max(v.longest, max(blk.size for blk in blocks))
                 if score > best:
                     best, v.longest_doc, v.variant = score, d, k
-        v.longest_share, v.longest_numbers = best
+        v.longest_share, v.longest_numbers = max(best[0], 0.0), best[1]  # no candidate document: nothing covered
 
 
 def neardup_pass(views: list[View], index: CorpusIndex, docs: DocCache, hasher: TokenHasher, min_tokens: int) -> None:
