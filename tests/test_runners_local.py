@@ -41,6 +41,14 @@ def test_a_stalled_worker_is_killed_retried_and_reported(tmp_path):
     assert busy_out.ok and busy_out.attempts == 1
 
 
+def test_a_jobs_own_environment_reaches_its_worker(tmp_path):
+    # How the run's settings reach workers (the --max-cost limit): lost once, and a cost limit was ignored.
+    job = Job("env", [sys.executable, "-c", "import os, sys; sys.exit(os.environ.get('COMPASS_PROBE') != 'yes')"],
+              tmp_path / "env.log", env={"COMPASS_PROBE": "yes"})
+    (out,) = RUNNERS["local"]([job], RunnerCfg(poll_s=0.1), max_workers=1, retry=0)
+    assert out.ok
+
+
 def test_heartbeats_are_off_by_default(tmp_path):
     # A worker silent for 3 s with heartbeat_s unset is left alone.
     job = Job("quiet", [sys.executable, "-c", "import time; time.sleep(3)"], tmp_path / "quiet.log")

@@ -3,6 +3,7 @@ its temp dir its own), and on a local instance the runner starts for the run its
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from scaleout import KillOnce, check_survived_kill, free_port, two_by_three
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="the ray package is not installed (pip install 'compass-eval[ray]')")
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+# Ray 2.60 may start a head with token authentication: the head and compass get the same token by
+# environment, so neither depends on what ~/.ray/auth_token holds at the time.
+AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def _listeners(pid_group: int) -> list[str]:
@@ -45,7 +49,7 @@ def ray_head():
     head = subprocess.Popen(["ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
                              f"--temp-dir={temp_dir}", "--include-dashboard=false", "--disable-usage-stats",
                              f"--num-cpus={os.cpu_count() or 2}"],
-                            env={**os.environ, **LOOPBACK}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **LOOPBACK, **AUTH}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     seen = []
     assert head.stdout is not None
@@ -81,7 +85,7 @@ def test_two_models_by_three_datasets_survive_a_killed_worker(ray_head, tmp_path
     cfg = two_by_three(tmp_path, tiny_model, dict(type="RayRunner", address=address))
     killer = KillOnce(tmp_path / "outputs")
     killer.start()
-    proc = compass("run", str(cfg), "-w", str(tmp_path / "outputs"), cwd=tmp_path, timeout=600)
+    proc = compass("run", str(cfg), "-w", str(tmp_path / "outputs"), cwd=tmp_path, timeout=600, env=AUTH)
     killer.join(timeout=1)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = check_survived_kill(tmp_path / "outputs", killer)
@@ -101,11 +105,12 @@ def test_local_instance_for_the_run_kills_a_stalled_worker_and_retries(tmp_path)
     busy = "import time\nfor i in range(25):\n    print(i, flush=True)\n    time.sleep(0.2)"
     # Kills the Ray worker running it (as a lost node would) on the first attempt, succeeds on the second.
     crash = ("import os, pathlib, signal, sys; m = pathlib.Path(sys.argv[1]); done = m.exists(); m.touch(); "
-             "sys.exit(0) if done else os.kill(os.getppid(), signal.SIGKILL)")
+             "print(os.environ['COMPASS_PROBE'], flush=True); sys.exit(0) if done else os.kill(os.getppid(), signal.SIGKILL)")
     jobs = [Job("flaky", [sys.executable, "-c", flaky, str(marker)], tmp_path / "flaky.log"),
             Job("busy", [sys.executable, "-c", busy], tmp_path / "busy.log"),
             Job("gpu", ["true"], tmp_path / "gpu.log", num_gpus=1),
-            Job("crash", [sys.executable, "-c", crash, str(tmp_path / "crashed")], tmp_path / "crash.log")]
+            Job("crash", [sys.executable, "-c", crash, str(tmp_path / "crashed")], tmp_path / "crash.log",
+                env={"COMPASS_PROBE": "job-own-env"})]  # a job's own settings (e.g. the run's --max-cost)
     before = set(Path(tempfile.gettempdir()).glob("compass-ray-*"))
     flaky_out, busy_out, gpu_out, crash_out = RUNNERS["ray"](jobs, RunnerCfg(type="ray", heartbeat_s=2, poll_s=0.2),
                                                              max_workers=2, retry=1)
@@ -115,6 +120,7 @@ def test_local_instance_for_the_run_kills_a_stalled_worker_and_retries(tmp_path)
     assert not gpu_out.ok and gpu_out.error == "needs 1 GPUs, the Ray cluster has 0"
     assert crash_out.ok and crash_out.attempts == 2
     assert "ray: WorkerCrashedError" in (tmp_path / "crash.log").read_text()
+    assert "job-own-env" in (tmp_path / "crash.log").read_text()
     assert set(Path(tempfile.gettempdir()).glob("compass-ray-*")) == before  # stopped and cleaned up
     assert not ray.is_initialized()
 

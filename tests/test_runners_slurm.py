@@ -172,13 +172,14 @@ def test_sbatch_flags_come_from_the_config(slurm_cluster, tmp_path):
     Slurm itself and fails with sbatch's own words, retried; one asking for the right one runs."""
     hang = [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(600)"]
     jobs = [Job("named", [sys.executable, "-c", "import os; print(os.environ['SLURM_JOB_PARTITION'], "
-                                                "os.environ['SLURM_CPUS_PER_TASK'])"], tmp_path / "named.log"),
+                                                "os.environ['SLURM_CPUS_PER_TASK'], os.environ['COMPASS_PROBE'])"],
+                tmp_path / "named.log", env={"COMPASS_PROBE": "job-own-env"}),  # e.g. the run's --max-cost
             Job("hang", hang, tmp_path / "hang.log")]
     cfg = RunnerCfg(type="slurm", partition="debug", time="5", cpus_per_task=1, poll_s=0.2, heartbeat_s=2,
                     extra_flags=["--comment=compass-test"])
     named, hung = RUNNERS["slurm"](jobs, cfg, max_workers=2, retry=1)
     assert named.ok, (tmp_path / "named.log").read_text()
-    assert "debug 1" in (tmp_path / "named.log").read_text()
+    assert "debug 1 job-own-env" in (tmp_path / "named.log").read_text()
     # The worker that never progresses is cancelled after heartbeat_s, tried again, and reported.
     assert hung.returncode == EXIT_STALLED and hung.attempts == 2 and "no progress for 2 s" in hung.error
     assert (tmp_path / "hang.log").read_text().count("=== slurm job ") == 2

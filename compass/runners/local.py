@@ -62,7 +62,7 @@ class LocalLauncher:
     def start(self, job: Job, attempt: int) -> _Proc:
         gpus, self.gpus_free = self.gpus_free[: job.num_gpus], self.gpus_free[job.num_gpus:]
         log_file = job.log.open("a", encoding="utf-8")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus),
+        env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus),
                PARENT_ENV: str(os.getpid())}
         proc = subprocess.Popen(job.argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, pass_fds=self.pass_fds)

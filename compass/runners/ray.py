@@ -111,7 +111,8 @@ class RayLauncher:
     def start(self, job: Job, attempt: int) -> Any:
         log_path = job.log.resolve()
         ref = self.remote.options(num_cpus=self.cfg.cpus_per_task, num_gpus=job.num_gpus, max_retries=0,
-                                  name=f"compass:{job.id}").remote(job.argv, str(log_path), self.cwd, self.env)
+                                  name=f"compass:{job.id}").remote(job.argv, str(log_path), self.cwd,
+                                                                  {**self.env, **job.env})
         self.logs_size[ref] = log_path.stat().st_size  # the task writes a line once a node runs it
         return ref
 

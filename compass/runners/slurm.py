@@ -73,9 +73,9 @@ def sbatch_argv(job: Job, cfg: RunnerCfg, cwd: str) -> list[str]:
     return [*argv, *cfg.extra_flags, f"--wrap=exec {shlex.join(job.argv)}"]
 
 
-def _tool(*argv: str) -> subprocess.CompletedProcess[str] | None:
+def _tool(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str] | None:
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -134,7 +134,8 @@ class SlurmLauncher:
         return True
 
     def start(self, job: Job, attempt: int) -> str:
-        proc = _tool(*sbatch_argv(job, self.cfg, self.cwd))
+        # sbatch exports its own environment to the job (--export=ALL): the job's settings go there.
+        proc = _tool(*sbatch_argv(job, self.cfg, self.cwd), env={**os.environ, **job.env})
         if proc is None or proc.returncode != 0:
             raise LaunchError(f"sbatch: {_last_line(proc.stderr) if proc else 'could not run'}")
         job_id = proc.stdout.strip().split(";")[0]
