@@ -14,8 +14,11 @@ fixed; a request's output tokens are the ``completion_tokens`` of its final usag
 
 Reported per level: requests/s, output tokens/s, TTFT, TPOT ((latency - TTFT) / (tokens - 1) per
 request), ITL (gaps between streamed chunks, one token each here) and end-to-end latency at
-p50/p90/p99. ``--load-test N`` then sends N requests with ``--load-concurrency`` clients and
-counts HTTP statuses (a 429 is retried after its Retry-After and counted; a 5xx is a failure).
+p50/p90/p99, and output tokens/s against the nearest 1-client level (a list such as
+``1,32,1,32,1,32`` alternates, and the median and minimum of the rounds' ratios are reported; each
+level has its own prompts, so no level reuses another's prefix cache). ``--load-test N`` then
+sends N requests with ``--load-concurrency`` clients and counts HTTP statuses (a 429 is retried
+after its Retry-After and counted; a 5xx is a failure).
 The CPU that other processes used meanwhile is recorded (the machine is shared).
 """
 from __future__ import annotations
@@ -178,10 +181,12 @@ def start_server(args) -> tuple[subprocess.Popen, str]:
 
 
 def measure(args, host: str, port: int) -> dict:
-    texts = prompts(max(args.concurrency) * args.requests_per_client, args.prompt_tokens)
+    n_texts = max(args.concurrency) * args.requests_per_client
     levels = []
-    asyncio.run(run_level(host, port, args.model, 2, 1, texts, 8))  # warm-up
-    for clients in args.concurrency:
+    asyncio.run(run_level(host, port, args.model, 2, 1, prompts(n_texts, args.prompt_tokens, seed=99), 8))  # warm-up
+    for index, clients in enumerate(args.concurrency):
+        # Each level its own prompts: a level repeated later finds nothing of the earlier one in the prefix cache.
+        texts = prompts(n_texts, args.prompt_tokens, seed=100 + index)
         waited = wait_idle(args.max_wait) if args.max_wait else 0.0
         b0, t0 = cpu_busy_s(), time.perf_counter()
         results = asyncio.run(run_level(host, port, args.model, clients, args.requests_per_client, texts,
@@ -192,10 +197,21 @@ def measure(args, host: str, port: int) -> dict:
         levels.append(row)
         print(json.dumps(row), flush=True)
     out: dict = {"levels": levels}
-    base = next((lv for lv in levels if lv["concurrency"] == 1), None)
-    if base:
-        for lv in levels:
-            lv["tokens_per_s_vs_1"] = round(lv["output_tokens_per_s"] / base["output_tokens_per_s"], 2)
+    # Each level against the nearest 1-client level measured before it (after it for levels that open the
+    # list): with --concurrency 1,32,1,32,... the rounds alternate and each ratio compares neighbours.
+    ratios: dict[str, list[float]] = {}
+    for k, lv in enumerate(levels):
+        ones = [j for j, o in enumerate(levels) if o["concurrency"] == 1]
+        if not ones or lv["concurrency"] == 1:
+            continue
+        before = [j for j in ones if j < k]
+        base = levels[before[-1] if before else ones[0]]
+        lv["tokens_per_s_vs_1"] = round(lv["output_tokens_per_s"] / base["output_tokens_per_s"], 2)
+        ratios.setdefault(str(lv["concurrency"]), []).append(lv["tokens_per_s_vs_1"])
+    if ratios:
+        out["tokens_per_s_vs_1"] = {c: {"each": r, "median": sorted(r)[len(r) // 2], "min": min(r)}
+                                    for c, r in ratios.items()}
+        print(json.dumps({"tokens_per_s_vs_1": out["tokens_per_s_vs_1"]}), flush=True)
     if args.load_test:
         texts = prompts(args.load_test, args.prompt_tokens, seed=1)
         b0, t0 = cpu_busy_s(), time.perf_counter()
