@@ -12,7 +12,10 @@ from compass.models.base import Completion, GenerateRequest
 from compass.models.hf import HFCausalLM
 from compass.models.hf_generate import decode
 from compass.models.hf_slots import SLACK, SlotCache
-from compass.synthetic import gsm8k_items
+from compass.synthetic import gsm8k_items, write_gsm8k
+from compass.tasks.infer import sent_ids
+
+from helpers import compass, gsm8k_dataset, predictions_of, write_config
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +211,27 @@ def test_out_of_memory_mid_run_keeps_finished_rows(uneven, monkeypatch, caplog):
     after = shapes[failed_at[0]:]
     assert max(r for r, _ in after) <= 2
     assert sum(r for r, width in after if width > 1) < len(requests)  # rows finished before it were not redone
+
+
+@pytest.mark.slow
+def test_the_inference_worker_hands_the_backend_many_batches_at_once(uneven, tmp_path):
+    """A finished row is refilled only from prompts the same generate() call holds: the worker
+    sends a generation dataset's prompts in chunks of ``generate_chunk`` (16 batches), not one
+    batch at a time, so rows of uneven length keep every slot busy across batch boundaries. The
+    completions are those of each prompt decoded alone."""
+    gsm = write_gsm8k(tmp_path / "gsm8k", n_train=2, n_test=10)
+    dataset = gsm8k_dataset(gsm, max_out_len=60)
+    dataset["infer_cfg"]["inferencer"]["stop"] = []
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="u", path=uneven.cfg.path, batch_size=2, max_out_len=60,
+                                                  max_seq_len=1024)], [dataset])
+    proc = compass("run", str(cfg), "-w", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = (tmp_path / "out" / "cfg").iterdir()
+    calls = [line for line in (run / "logs" / "infer" / "u.events.jsonl").read_text().splitlines() if line.strip()]
+    assert len(calls) == 1 and len(sent_ids(run / "logs" / "infer" / "u.events.jsonl")) == 10
+    rows = predictions_of(run, "u", "gsm8k-mini")
+    assert len({r.completion_tokens for r in rows}) >= 3, [(r.finish_reason, r.completion_tokens) for r in rows]
+    tok = uneven.tokenizer
+    alone = {r.id: _decode(uneven, [tok(r.prompt)["input_ids"]], 60, slots=1)[0] for r in rows}
+    assert all((r.prediction, r.finish_reason, r.completion_tokens) == (c.text, c.finish_reason, c.tokens)
+               for r in rows for c in [alone[r.id]])

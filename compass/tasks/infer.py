@@ -1,7 +1,8 @@
 """Inference worker: ``python -m compass.tasks.infer RUN_DIR/tasks/<task>.json``.
 
-Loads the model once and serves every dataset of the task. Predictions are appended per batch and
-made durable before the next batch starts, so a killed worker loses at most the batch in flight.
+Loads the model once and serves every dataset of the task. Predictions are appended per call to the
+model (a batch; for a continuously batching backend, its ``generate_chunk`` prompts) and made durable
+before the next call starts, so a killed worker loses at most the call in flight.
 On restart the predictions file is repaired (damaged lines quarantined, valid ones kept) and only
 the samples without a valid line are sent to the model; when none is left, the model is never
 loaded. ``logs/infer/<task>.events.jsonl`` records every batch of sample ids sent to the model.
@@ -97,8 +98,11 @@ def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model
         # prefix once per chunk; larger chunks give it more to share.
         items, chunk = sorted(pending.items, key=lambda item: item[1].text), 8 * batch_size
     else:
-        # Longest first: least padding, and an out-of-memory error shows up at once.
-        items, chunk = sorted(pending.items, key=lambda item: -len(item[1].text)), batch_size
+        # Longest first: least padding, and an out-of-memory error shows up at once. A backend that
+        # batches continuously refills a finished row only from the prompts of the same call, so it
+        # gets many batches' worth at once (``generate_chunk``).
+        items = sorted(pending.items, key=lambda item: -len(item[1].text))
+        chunk = getattr(model, "generate_chunk", batch_size)
     with records.Appender(run_dir.predictions(task.model.abbr, ds.abbr, pending.part)) as out:
         for start in range(0, len(items), chunk):
             batch = items[start:start + chunk]
