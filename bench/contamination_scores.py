@@ -5,7 +5,7 @@ on two corpora that differ only in planted benchmark items:
 
 * clean: filler sentences and the mini MMLU's dev and val items written with their answers (the format
   a model must learn, from items that are not in the test split);
-* contaminated: the same, plus a known half of the mini MMLU's test items, each written REPEATS times
+* contaminated: the same, plus a known half of the mini MMLU's test items, each written --repeats times
   as ``question / options / Answer: X`` (every copy rendered alike: planted verbatim).
 
 ``compass contamination`` checks the test split against the contaminated corpus; ``compass run``
@@ -14,8 +14,8 @@ summaries split each model's accuracy into clean and contaminated samples. The m
 contaminated corpus should gain on the planted half only; the one trained on the clean corpus serves
 as the control (the same samples, labelled by the contaminated corpus, with no gap expected).
 
-    python bench/contamination_scores.py --out /tmp/cscores                 # the recorded run
-    python bench/contamination_scores.py --steps 150 --out /tmp/cscores-small   # what the test runs
+    python bench/contamination_scores.py --out /tmp/cscores          # the recorded run (400 steps)
+    python bench/contamination_scores.py --test --out /tmp/cscores-t  # what the slow test runs
 
 Prints one JSON object: per model, the clean and contaminated accuracy with 95% intervals, the
 difference with its interval and p-value (read back from the run's summary.csv), and timings.
@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))
 from compass.synthetic.mmlu import MMLU_SUBJECTS, write_mmlu  # noqa: E402
 
 QUESTION = "{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:"
-TEST_STEPS, TEST_REPEATS = 150, 8  # the slow test's settings (tests/test_contamination_scores.py)
+# The slow test's settings (tests/test_contamination_scores.py): less filler, shorter sequences, fewer steps.
+TEST = {"steps": 250, "repeats": 16, "train_repeats": 2, "filler": 2, "seq_len": 128, "micro_batch": 8, "n_test": 5}
 MODEL = {"hidden_size": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 2, "max_seq_len": 256}
 
 
@@ -78,13 +79,14 @@ def filler(n: int, rng: random.Random) -> list[str]:
     return out
 
 
-def corpora(out: Path, mmlu: Path, planted_share: float, repeats: int, seed: int) -> tuple[Path, Path, list[dict]]:
+def corpora(out: Path, mmlu: Path, planted_share: float, repeats: int, train_repeats: int, filler_per_item: int,
+            seed: int) -> tuple[Path, Path, list[dict]]:
     """Writes clean.jsonl and contaminated.jsonl; returns them and the planted test items."""
     rng = random.Random(seed)
     train = read_items(mmlu, "dev") + read_items(mmlu, "val")
     test = read_items(mmlu, "test")
     planted = rng.sample(test, round(planted_share * len(test)))
-    base = [item_text(it) for it in train for _ in range(repeats)] + filler(40 * len(train), rng)
+    base = [item_text(it) for it in train for _ in range(train_repeats)] + filler(filler_per_item * len(train), rng)
     dirty = base + [item_text(it) for it in planted for _ in range(repeats)]
     paths = []
     for name, texts in (("clean", base), ("contaminated", dirty)):
@@ -106,7 +108,8 @@ def data_config(source: Path, tokenizer: str) -> dict:
             "tokenizer": tokenizer, "tokenizer_vocab": 512, "pack": {"val_fraction": 0.02}, "write_rejected": False}
 
 
-def train(out: Path, name: str, source: Path, tokenizer: str, steps: int, threads: int) -> Path:
+def train(out: Path, name: str, source: Path, tokenizer: str, steps: int, seq_len: int, micro_batch: int,
+          threads: int) -> Path:
     work = out / name
     if (work / "hf" / "config.json").is_file():  # trained by an earlier call with this --out
         return work / "hf"
@@ -115,7 +118,7 @@ def train(out: Path, name: str, source: Path, tokenizer: str, steps: int, thread
     sh("-m", "reference_model.cli", "data", "--config", str(work / "data.json"), "--out", str(work / "data"),
        log=work / "data.log")
     flags = {"data": work / "data", "out": work / "run", "model": "tiny", "model_overrides": json.dumps(MODEL),
-             "seq_len": 256, "micro_batch": 16, "max_steps": steps, "lr": 3e-3, "warmup_steps": 10,
+             "seq_len": seq_len, "micro_batch": micro_batch, "max_steps": steps, "lr": 3e-3, "warmup_steps": 10,
              "min_lr_ratio": 0.1, "ckpt_every": steps, "eval_every": steps, "progress": "false", "plot": "false",
              "threads": threads, "seed": 0}
     sh("-m", "reference_model.cli", "pretrain", *[x for k, v in flags.items() for x in (f"--{k}", str(v))],
@@ -155,15 +158,17 @@ def split_rows(summary_csv: Path) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def experiment(out: Path, steps: int, repeats: int, threads: int, seed: int = 0) -> dict:
+def experiment(out: Path, steps: int, repeats: int, train_repeats: int = 16, filler: int = 40, seq_len: int = 256,
+               n_test: int = 25, micro_batch: int = 16, threads: int = 1, seed: int = 0) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    mmlu = write_mmlu(out / "mmlu", n_dev=5, n_val=5, n_test=25, seed=seed)
-    clean, dirty, planted = corpora(out, mmlu, 0.5, repeats, seed)
+    mmlu = write_mmlu(out / "mmlu", n_dev=5, n_val=5, n_test=n_test, seed=seed)
+    clean, dirty, planted = corpora(out, mmlu, 0.5, repeats, train_repeats, filler, seed)
     timings = {}
-    models = {"trained-clean": train(out, "clean", clean, "", steps, threads)}
+    models = {"trained-clean": train(out, "clean", clean, "", steps, seq_len, micro_batch, threads)}
     tokenizer = str(out / "clean" / "data" / "tokenizer")  # one tokenizer for both, trained on the clean corpus
-    models["trained-contaminated"] = train(out, "contaminated", dirty, tokenizer, steps, threads)
+    models["trained-contaminated"] = train(out, "contaminated", dirty, tokenizer, steps, seq_len, micro_batch,
+                                           threads)
     timings["train_s"] = round(time.perf_counter() - t0, 1)
     config = eval_config(out, mmlu, models)
     labels = out / "labels"
@@ -177,7 +182,8 @@ def experiment(out: Path, steps: int, repeats: int, threads: int, seed: int = 0)
     for line in (labels / "mmlu-mini.jsonl").read_text().splitlines():
         lab = json.loads(line)["label"]
         label_counts[lab] = label_counts.get(lab, 0) + 1
-    return {"steps": steps, "repeats": repeats, "planted": len(planted), "labels": label_counts,
+    return {"steps": steps, "repeats": repeats, "train_repeats": train_repeats, "filler_per_item": filler,
+            "seq_len": seq_len, "micro_batch": micro_batch, "n_test": 4 * n_test, "planted": len(planted), "labels": label_counts,
             "split": split_rows(run / "summary" / "summary.csv"), "run": str(run), "timings": timings,
             "total_s": round(time.perf_counter() - t0, 1)}
 
@@ -186,11 +192,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("/tmp/contamination-scores"))
     ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--repeats", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=16, help="copies of each planted item")
+    ap.add_argument("--train-repeats", type=int, default=16, help="copies of each dev/val item")
+    ap.add_argument("--filler", type=int, default=40, help="filler sentences per dev/val item")
+    ap.add_argument("--n-test", type=int, default=25, help="test items per subject (4 subjects)")
+    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--test", action="store_true", help="the slow test's settings (TEST)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    print(json.dumps(experiment(args.out, args.steps, args.repeats, args.threads, args.seed), indent=1))
+    settings = TEST if args.test else {"steps": args.steps, "repeats": args.repeats, "train_repeats": args.train_repeats,
+                                       "filler": args.filler, "seq_len": args.seq_len, "n_test": args.n_test}
+    print(json.dumps(experiment(args.out, **settings, threads=args.threads, seed=args.seed), indent=1))
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def _bench():
 def test_a_model_trained_on_planted_items_scores_higher_on_them(tmp_path):
     """Real chain: refmodel data/pretrain/export for both corpora, compass contamination, compass run."""
     bench = _bench()
-    result = bench.experiment(tmp_path, steps=bench.TEST_STEPS, repeats=bench.TEST_REPEATS, threads=1)
+    result = bench.experiment(tmp_path, **bench.TEST)
     assert result["labels"]["contaminated"] == result["planted"]  # the check finds the planted half
     dirty, control = result["split"]["trained-contaminated"], result["split"]["trained-clean"]
     # The model that saw the planted items gains on them: the difference's interval excludes 0 ...
