@@ -30,6 +30,7 @@ import random
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,15 +109,21 @@ def data_config(source: Path, tokenizer: str) -> dict:
             "tokenizer": tokenizer, "tokenizer_vocab": 512, "pack": {"val_fraction": 0.02}, "write_rejected": False}
 
 
-def train(out: Path, name: str, source: Path, tokenizer: str, steps: int, seq_len: int, micro_batch: int,
-          threads: int) -> Path:
+def prepare(out: Path, name: str, source: Path, tokenizer: str) -> Path:
+    """``refmodel data`` on one corpus (``tokenizer``: "" trains one, else the path of one to reuse)."""
     work = out / name
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "data" / "manifest.json").is_file():
+        (work / "data.json").write_text(json.dumps(data_config(source, tokenizer)))
+        sh("-m", "reference_model.cli", "data", "--config", str(work / "data.json"), "--out", str(work / "data"),
+           log=work / "data.log")
+    return work
+
+
+def train(work: Path, steps: int, seq_len: int, micro_batch: int, threads: int) -> Path:
+    """``refmodel pretrain`` + ``export`` on a prepared corpus; returns the Hugging Face export."""
     if (work / "hf" / "config.json").is_file():  # trained by an earlier call with this --out
         return work / "hf"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "data.json").write_text(json.dumps(data_config(source, tokenizer)))
-    sh("-m", "reference_model.cli", "data", "--config", str(work / "data.json"), "--out", str(work / "data"),
-       log=work / "data.log")
     flags = {"data": work / "data", "out": work / "run", "model": "tiny", "model_overrides": json.dumps(MODEL),
              "seq_len": seq_len, "micro_batch": micro_batch, "max_steps": steps, "lr": 3e-3, "warmup_steps": 10,
              "min_lr_ratio": 0.1, "ckpt_every": steps, "eval_every": steps, "progress": "false", "plot": "false",
@@ -165,10 +172,12 @@ def experiment(out: Path, steps: int, repeats: int, train_repeats: int = 16, fil
     mmlu = write_mmlu(out / "mmlu", n_dev=5, n_val=5, n_test=n_test, seed=seed)
     clean, dirty, planted = corpora(out, mmlu, 0.5, repeats, train_repeats, filler, seed)
     timings = {}
-    models = {"trained-clean": train(out, "clean", clean, "", steps, seq_len, micro_batch, threads)}
+    works = {"trained-clean": prepare(out, "clean", clean, "")}
     tokenizer = str(out / "clean" / "data" / "tokenizer")  # one tokenizer for both, trained on the clean corpus
-    models["trained-contaminated"] = train(out, "contaminated", dirty, tokenizer, steps, seq_len, micro_batch,
-                                           threads)
+    works["trained-contaminated"] = prepare(out, "contaminated", dirty, tokenizer)
+    with ThreadPoolExecutor(2) as pool:  # the two trainings are independent: one core each
+        exports = {name: pool.submit(train, work, steps, seq_len, micro_batch, threads) for name, work in works.items()}
+        models = {name: future.result() for name, future in exports.items()}
     timings["train_s"] = round(time.perf_counter() - t0, 1)
     config = eval_config(out, mmlu, models)
     labels = out / "labels"
