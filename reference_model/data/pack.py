@@ -48,16 +48,21 @@ def _write(path: Path, tokens: np.ndarray) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def split_order(n_docs: int, cfg: PackConfig) -> dict[str, list[int]]:
+    """Document positions per split, in packing order (the split of any document can be told from it)."""
+    order = list(range(n_docs))
+    if cfg.shuffle:
+        random.Random(cfg.seed).shuffle(order)
+    n_val = round(n_docs * cfg.val_fraction) if n_docs > 1 else 0
+    return {"val": order[:n_val], "train": order[n_val:]}
+
+
 def pack(docs: list[Doc], tokenizer, out_dir: Path, cfg: PackConfig) -> tuple[list[Shard], dict[str, int], StageReport]:
     """Returns shards, per-doc token counts and the stage report."""
     t0 = time.perf_counter()
     report = StageReport("pack", n_in=len(docs))
     dtype = token_dtype(tokenizer.get_vocab_size())
-    order = list(range(len(docs)))
-    if cfg.shuffle:
-        random.Random(cfg.seed).shuffle(order)
-    n_val = round(len(docs) * cfg.val_fraction) if len(docs) > 1 else 0
-    splits = {"val": order[:n_val], "train": order[n_val:]}
+    splits = split_order(len(docs), cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     shards: list[Shard] = []
     doc_tokens: dict[str, int] = {}

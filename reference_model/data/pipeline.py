@@ -8,6 +8,7 @@ Output directory layout::
     tokenizer/                     trained here unless a tokenizer was given
     shards/{train,val}_NNNNN.bin   packed tokens
     manifest.json                  sources, per-stage counts, document hashes, tokenizer, shards
+    planted.jsonl                  with ``plant``: each planted benchmark copy, kept or where dropped
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from pathlib import Path
 from compass.errors import CompassError
 
 from .. import tokenizer as tok_mod
+from .benchmark_plant import KEEP_CLEAN, PlantConfig, PlantedCopy, plant_docs
 from .clean import CleanConfig, clean
 from .dedup import DedupConfig, dedup
-from .pack import PackConfig, pack
+from .pack import PackConfig, pack, split_order
 from .quality import QualityConfig, quality
 from .records import Doc, StageReport, StageResult
 from .safety import SafetyConfig, safety
@@ -38,6 +40,7 @@ class DataConfig:
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     pack: PackConfig = field(default_factory=PackConfig)
+    plant: PlantConfig = field(default_factory=PlantConfig)  # benchmark items planted on purpose (off by default)
     tokenizer: str = ""          # existing HF tokenizer dir; empty: train one on the final docs
     tokenizer_vocab: int = 2048  # target vocab when training one
     write_rejected: bool = True
@@ -51,10 +54,12 @@ def check_config(cfg: DataConfig, where: str = "config") -> None:
     """Every check ``build`` runs, for configs made in code: bad inputs fail before anything is written."""
     for i, spec in enumerate(cfg.sources):
         spec.validate(f"{where}.sources[{i}]")
-    for name in ("clean", "dedup", "safety", "quality", "pack"):
+    for name in ("clean", "dedup", "safety", "quality", "pack", "plant"):
         check = getattr(getattr(cfg, name), "validate", None)
         if check is not None:
             check(f"{where}.{name}")
+    if cfg.plant.enabled and cfg.plant.source in {s.name for s in cfg.sources}:
+        raise CompassError(f"{where}.plant.source: {cfg.plant.source!r} is also the name of a source; choose another")
     cfg.validate(where)
 
 
@@ -77,6 +82,9 @@ def _unique_ids(docs: list[Doc]) -> None:
 
 def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
     check_config(cfg)
+    if cfg.plant.enabled and cfg.plant.keep:  # recorded in the manifest's config like any setting
+        cfg.clean.per_source.setdefault(cfg.plant.source, dict(KEEP_CLEAN))
+        cfg.quality.per_source_threshold.setdefault(cfg.plant.source, 0.0)
     out = Path(out_dir)
     t_start = time.time()
     reports: list[StageReport] = []
@@ -84,6 +92,13 @@ def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
     load_report = StageReport("format")
     t0 = time.perf_counter()
     docs = load_sources(cfg.sources, load_report)
+    planted: list[PlantedCopy] = []
+    if cfg.plant.enabled:  # after the sources, so a document already in them is the one dedup keeps
+        extra, planted = plant_docs(cfg.plant)
+        docs += extra
+        load_report.counters[f"source:{cfg.plant.source}"] += len(extra)
+        load_report.n_in = load_report.n_out = len(docs)
+        log(f"[plant] {len(extra)} copies of {len({(c.dataset, c.sample_id) for c in planted})} benchmark items")
     _unique_ids(docs)
     load_report.seconds = time.perf_counter() - t0
     reports.append(load_report)
@@ -93,9 +108,13 @@ def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
         raise CompassError(f"config.sources: no document could be read (skipped: {skipped})")
     (out / "stages").mkdir(parents=True, exist_ok=True)
 
+    dropped: dict[str, str] = {}  # doc id -> "<stage>: <reason>"
+
     def record(result: StageResult) -> list[Doc]:
         rep = result.report
         reports.append(rep)
+        if planted:
+            dropped.update((d.id, f"{rep.stage}: {r}") for d, r in result.rejected)
         (out / "stages" / f"{rep.stage}.json").write_text(json.dumps(rep.to_json(), indent=2))
         if cfg.write_rejected:
             _write_jsonl(out / "stages" / f"{rep.stage}.rejected.jsonl",
@@ -124,6 +143,7 @@ def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
     log(f"[pack] {pack_report.counters['train_tokens']} train / {pack_report.counters['val_tokens']} val tokens "
         f"in {len(shards)} shard(s)")
 
+    planted_summary = _planted_report(planted, dropped, docs, cfg.pack, out) if planted else None
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "created_unix": int(t_start),
@@ -143,7 +163,30 @@ def run(cfg: DataConfig, out_dir: str | Path, log=print) -> dict:
                        "quality": d.meta.get("quality"), "quality_reasons": d.meta.get("quality_reasons", [])}
                       for d in docs],
     }
+    if planted_summary is not None:
+        manifest["planted"] = planted_summary
     tmp = out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=1))
     tmp.replace(out / "manifest.json")
     return manifest
+
+
+def _planted_report(planted: list[PlantedCopy], dropped: dict[str, str], docs: list[Doc], pack_cfg: PackConfig,
+                    out: Path) -> dict:
+    """Write ``planted.jsonl`` (every planted copy: kept, or the stage and reason that dropped it; the
+    split it was packed into) and return the manifest's ``planted`` summary."""
+    split = {docs[i].id: name for name, idx in split_order(len(docs), pack_cfg).items() for i in idx}
+    rows = [{**asdict(c), "kept": c.doc_id in split, "dropped_at": dropped.get(c.doc_id, ""),
+             "split": split.get(c.doc_id, "")} for c in planted]
+    _write_jsonl(out / "planted.jsonl", rows)
+    summary: dict = {"file": "planted.jsonl", "copies": len(rows), "kept": sum(r["kept"] for r in rows),
+                     "in_train": sum(r["split"] == "train" for r in rows), "datasets": {}}
+    for r in rows:
+        d = summary["datasets"].setdefault(r["dataset"], {"items": set(), "kept_items": set(), "train_items": set()})
+        d["items"].add(r["sample_id"])
+        if r["kept"]:
+            d["kept_items"].add(r["sample_id"])
+        if r["split"] == "train":
+            d["train_items"].add(r["sample_id"])
+    summary["datasets"] = {k: {n: len(v) for n, v in d.items()} for k, d in summary["datasets"].items()}
+    return summary
