@@ -17,6 +17,9 @@ serve -> compass over the API -> one leaderboard + HTML report -> compass gate.
 5. ``compass gate`` on the instruction sets: sft as candidate against base (no regression), and
    base against sft (a regression: sft is better beyond reasonable doubt, paired per sample); the
    same for dpo against sft on the preference set. ``chain_summary.json`` holds every number.
+6. ``compass contamination`` of the pretraining corpus (its manifest) against every evaluated
+   dataset: the share of each held-out set the corpus contains, with a 95% CI
+   (``corpus_contamination`` in the summary).
 """
 from __future__ import annotations
 
@@ -205,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             proc.terminate()
             proc.wait(60)
     timings["serve_and_eval_s"] = time.perf_counter() - t0 - sum(timings.values())
+    contamination = corpus_contamination(out, data / "manifest.json", [instr_cfg, pref_cfg])
+    timings["contamination_s"] = time.perf_counter() - t0 - sum(timings.values())
 
     instr_run, pref_run = run_dir(out / "runs" / "instructions"), run_dir(out / "runs" / "preferences")
     compass("report", str(instr_run), str(pref_run), "-o", str(out / "report"))
@@ -215,9 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"scores": scores(instr_run, pref_run), "sft_stops_at_im_end": stops, "gates": gates,
                "dpo_heldout": last_row(out / "dpo" / "metrics.jsonl"), "sft_heldout": last_row(out / "sft" / "metrics.jsonl"),
                "timings_s": {k: round(v, 1) for k, v in timings.items()}, "quick": args.quick,
-               "report": str(out / "report")}
+               "report": str(out / "report"), "corpus_contamination": contamination}
     (out / "chain_summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
+    for abbr, c in contamination.items():
+        lo, hi = c["ci95"]
+        print(f"corpus contamination {abbr}: {100 * c['contaminated_share']:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] "
+              f"of {c['n']} ({c['too_short_to_check']} too short to check)")
     return 0
 
 
@@ -227,6 +236,24 @@ def scores(*runs: Path) -> dict[str, dict[str, float]]:
         for path in (run / "results").rglob("*.json"):
             result = json.loads(path.read_text())
             table.setdefault(result["model"], {})[result["dataset"]] = result["metrics"]["accuracy"]
+    return table
+
+
+def corpus_contamination(out: Path, manifest: Path, configs: list[Path]) -> dict[str, dict]:
+    """``compass contamination`` of the pretraining corpus against every evaluated dataset (one index for
+    both configs): per dataset the label counts and the contaminated share with its 95% Wilson CI."""
+    table: dict[str, dict] = {}
+    for cfg in configs:
+        labels = out / "contamination" / cfg.stem
+        compass("contamination", str(cfg), "--corpus", str(manifest), "--index", str(out / "contamination" / "index"),
+                "-o", str(labels), "-q", log=out / "logs" / f"contamination-{cfg.stem}.log")
+        for path in sorted(labels.glob("*.summary.json")):
+            s = json.loads(path.read_text())
+            rows = [json.loads(line) for line in (labels / f"{s['dataset']}.jsonl").read_text().splitlines()]
+            # A sample no field of which reached the n-gram length was never matched: "clean" by default only.
+            unchecked = sum(all(c.get("coverage") is None for c in r["checks"].values()) for r in rows)
+            table[s["dataset"]] = {**{k: s[k] for k in ("n", "counts", "contaminated_share", "ci95")},
+                                   "too_short_to_check": unchecked}
     return table
 
 
