@@ -184,7 +184,8 @@ class ContaminationLabel:
     """One benchmark sample checked against a corpus (``compass contamination``, docs/contamination.md)."""
 
     id: str
-    label: Literal["clean", "partial", "contaminated"]  # the worst label of its checked fields
+    # The worst label of its checked fields; unchecked: no field long enough to check (never "clean").
+    label: Literal["clean", "partial", "contaminated", "unchecked"]
     coverage: float  # the deciding field's coverage, in [0, 1]: one-document when computed, else n-gram
     longest_match: int  # tokens, over all fields
     methods: list[str]  # the methods that ran (ngram, longest, minhash, model)

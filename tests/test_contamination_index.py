@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 
 from compass.contamination import index_build, table
+from compass.contamination.check import CheckSettings, check_dataset
 from compass.contamination.corpus import iter_docs, resolve
+from compass.contamination.fields import SampleText
 from compass.contamination.hashing import TokenHasher, ngram_hashes
 from compass.contamination.index import CorpusIndex, IndexSettings
 from compass.contamination.index_build import build_index
 from compass.contamination.normalize import tokens
+from compass.contamination.summary import summarize
 from compass.errors import CompassError
+from compass.stats.intervals import wilson
 
 WORDS = [f"w{i}" for i in range(3000)]
 
@@ -158,3 +162,17 @@ def test_text_files_are_read_in_segments_cut_at_line_ends(tmp_path, monkeypatch)
     ids = index.doc_ids(list(range(n)))
     starts = [1 + "".join(texts[j] for j in range(i)).count("\n") for i in range(n)]
     assert [ids[i] for i in range(n)] == [f"big.txt:{s}" for s in starts]
+
+
+def test_a_sample_too_short_to_check_is_unchecked_never_clean(tmp_path):
+    long_item = "the lighthouse keeper counted seventeen gulls on the northern rocks before the storm came in"
+    (tmp_path / "c.jsonl").write_text(json.dumps({"id": "d0", "text": "an unrelated story " * 20}) + "\n"
+                                      + json.dumps({"id": "d1", "text": "What is 11 times 5? 55"}) + "\n")
+    index = build_index([str(tmp_path / "c.jsonl")], tmp_path / "idx", workers=1)
+    texts = [SampleText("short", "What is 11 times 5?", (), "55"),  # in the corpus, but under 8 tokens
+             SampleText("long", long_item, (), "17")]
+    short, long = check_dataset(texts, index, CheckSettings())
+    assert (short.label, long.label) == ("unchecked", "clean")  # "clean" would claim a check that never ran
+    summary = summarize("d", [short, long], None, ["ngram"], None, [], CheckSettings().thresholds, n=2)
+    assert summary.counts == {"clean": 1, "partial": 0, "contaminated": 0, "unchecked": 1}
+    assert summary.contaminated_share == 0.0 and summary.ci95 == [round(x, 4) for x in wilson(0, 1)]

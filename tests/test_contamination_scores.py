@@ -80,6 +80,16 @@ def test_every_summary_format_splits_scores_by_label(tmp_path):
         write_report("cfg", [tables.Column("m", run, "m")], ["mmlu"], cfg, out, ("txt",), str(tmp_path / "nope"))
 
 
+def test_unchecked_samples_are_in_no_subset(tmp_path):
+    # 10 clean samples all wrong, 10 too short to check all right: counted as clean, they would hide that.
+    run = make_run(tmp_path / "outputs" / "cfg" / "20261127_000000", "m", [False] * 10 + [True] * 10)
+    write_labels(tmp_path / "outputs" / "cfg" / "contamination", ["clean"] * 10 + ["unchecked"] * 10)
+    text = write_report("cfg", [tables.Column("m", run, "m")], ["mmlu"], Config(file="cfg.py", models=[], datasets=[]),
+                        tmp_path / "summary", ("txt",))
+    assert "0.00 [0.0, 27.8] (n=10)" in text  # the clean subset: 0 of 10 (Wilson)
+    assert "m on mmlu: 10 sample(s) too short to check, in no subset" in text
+
+
 def test_gate_clean_only_compares_only_clean_samples(tmp_path, capsys):
     runs = tmp_path / "outputs" / "cfg"
     base = [True] * 200

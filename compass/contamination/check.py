@@ -82,6 +82,8 @@ def _record(text: SampleText, views: list[matching.View], methods: tuple[str, ..
                                      coverage=_rounded(v.ngram_share), document_coverage=_rounded(v.longest_share),
                                      longest_match=longest, near_duplicate=_rounded(v.near),
                                      document=doc_ids.get(doc) if doc is not None else None)
+    # Checked: some method measured a field (fields under the n-gram length are never matched).
+    checked = any(x is not None for v in views for x in (v.ngram_share, v.longest_share, v.near))
     deciding = max(views, key=lambda v: (coverage.LABELS.index(labels[v.name]), _strength(v),
                                          -_FIELD_ORDER.index(v.name)), default=None)
     near = [v.near for v in views if v.near is not None]
@@ -89,7 +91,7 @@ def _record(text: SampleText, views: list[matching.View], methods: tuple[str, ..
     value = 0.0 if deciding is None else (deciding.longest_share if deciding.longest_share is not None else
                                           deciding.ngram_share or 0.0)
     return ContaminationLabel(
-        id=text.id, label=labels[deciding.name] if deciding else "clean",  # type: ignore[arg-type]
+        id=text.id, label=labels[deciding.name] if checked else "unchecked",  # type: ignore[arg-type]
         coverage=round(value, 4), longest_match=max((c.longest_match or 0 for c in checks.values()), default=0),
         methods=list(methods), field=deciding.name if deciding and labels[deciding.name] != "clean" else None,
         document=top.document if top and top.label != "clean" else None,

@@ -26,8 +26,8 @@ class ContaminationSummary:
 
     dataset: str
     n: int
-    counts: dict[str, int]  # samples per label
-    contaminated_share: float | None  # None: no corpus method ran
+    counts: dict[str, int]  # samples per label, and "unchecked" (no field long enough to check)
+    contaminated_share: float | None  # of the checked samples; None: no corpus method ran
     ci95: list[float] | None  # Wilson interval of contaminated_share
     methods: list[str]
     index: str | None  # the index directory
@@ -43,11 +43,13 @@ def summarize(dataset: str, labels: list[ContaminationLabel] | None, evidence: l
     counts: Counter[str] = Counter(r.label for r in labels or [])
     share = ci = None
     if labels is not None:
-        share = counts["contaminated"] / n if n else 0.0
-        ci = [round(x, 4) for x in wilson(counts["contaminated"], n)]
+        checked = n - counts["unchecked"]  # an unchecked sample is evidence of nothing, either way
+        share = counts["contaminated"] / checked if checked else 0.0
+        ci = [round(x, 4) for x in wilson(counts["contaminated"], checked)]
     return ContaminationSummary(
-        dataset, n, {k: counts[k] for k in LABELS}, None if share is None else round(share, 4), ci, methods, index,
-        corpus, {k: float(v) for k, v in asdict(thresholds).items()}, _model(evidence, labels) if evidence else None)
+        dataset, n, {k: counts[k] for k in (*LABELS, "unchecked")}, None if share is None else round(share, 4), ci,
+        methods, index, corpus, {k: float(v) for k, v in asdict(thresholds).items()},
+        _model(evidence, labels) if evidence else None)
 
 
 def _model(evidence: list[ModelEvidence], labels: list[ContaminationLabel] | None) -> ModelSummary:
@@ -67,7 +69,7 @@ def _model(evidence: list[ModelEvidence], labels: list[ContaminationLabel] | Non
 
 def table(summaries: list[ContaminationSummary]) -> str:
     """The text table ``compass contamination`` prints."""
-    rows: list[tuple[str, ...]] = [("dataset", "n", "clean", "partial", "contaminated", "% contaminated [95% CI]",
+    rows: list[tuple[str, ...]] = [("dataset", "n", "clean", "partial", "contaminated", "unchecked", "% contaminated [95% CI]",
                                     "Min-K%++ - ref [95% CI]")]
     for s in summaries:
         pct = "-" if s.contaminated_share is None or s.ci95 is None else \
@@ -76,7 +78,7 @@ def table(summaries: list[ContaminationSummary]) -> str:
         if s.model and s.model.mean_minus_reference is not None:
             model = f"{s.model.mean_minus_reference:+.3f}" + (f" [{s.model.ci95[0]:+.3f}, {s.model.ci95[1]:+.3f}]"
                                                                if s.model.ci95 else "")
-        rows.append((s.dataset, str(s.n), *(str(s.counts[k]) for k in LABELS), pct, model))
+        rows.append((s.dataset, str(s.n), *(str(s.counts[k]) for k in (*LABELS, "unchecked")), pct, model))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 

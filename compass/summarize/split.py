@@ -42,6 +42,7 @@ class SplitRow:
     contaminated: Subset
     unlabelled: int  # scored samples with no label (labels of another test_range, or of another dataset version)
     diff: Difference | None  # contaminated - clean; None unless both subsets have samples
+    unchecked: int = 0  # samples too short to check: in no subset
 
     def diff_text(self) -> str:
         d = self.diff
@@ -84,7 +85,8 @@ def collect(columns, datasets: list[str], given: str | Path | None) -> Split:
             if not scored:
                 continue
             binary = all(r.correct is not None for r in scored)
-            by_label: dict[str, list[float]] = {"clean": [], "partial": [], "contaminated": []}
+            # Unchecked samples (too short to check) are in no subset: calling them clean would be a guess.
+            by_label: dict[str, list[float]] = {"clean": [], "partial": [], "contaminated": [], "unchecked": []}
             unlabelled = 0
             for r in scored:
                 label = labels.get(r.id)
@@ -98,7 +100,7 @@ def collect(columns, datasets: list[str], given: str | Path | None) -> Split:
             if clean.size and dirty.size:  # seeded per dataset, so the same files give the same numbers
                 diff = difference(clean, dirty, binary=binary, seed=zlib.crc32(ds.encode()))
             rows.append(SplitRow(ds, column.name, _subset(clean, binary), _subset(values["partial"], binary),
-                                 _subset(dirty, binary), unlabelled, diff))
+                                 _subset(dirty, binary), unlabelled, diff, len(values["unchecked"])))
     return Split(rows, sources)
 
 
@@ -116,6 +118,8 @@ def notes(split: Split) -> list[str]:
     out = [f"labels: {', '.join(split.sources)}"]
     out += [f"{r.model} on {r.dataset}: {r.unlabelled} scored sample(s) have no label (checked with other data?)"
             for r in split.rows if r.unlabelled]
+    out += [f"{r.model} on {r.dataset}: {r.unchecked} sample(s) too short to check, in no subset"
+            for r in split.rows if r.unchecked]
     return out
 
 
