@@ -28,6 +28,7 @@ def build_step(scheduled: list[Scheduled], block_size: int, max_tokens: int) -> 
     decode_rows: list[int] = []
     decode_tables: list[list[int]] = []
     decode_lens: list[int] = []
+    decode_ids: list[int] = []
     prefills: list[Prefill] = []
     logit_rows: list[int] = []
     prompt_rows: dict[int, tuple[list[int], list[int]]] = {}
@@ -44,6 +45,7 @@ def build_step(scheduled: list[Scheduled], block_size: int, max_tokens: int) -> 
             decode_rows.append(row)
             decode_tables.append(blocks)
             decode_lens.append(start + 1)
+            decode_ids.append(seq.seq_id)
         else:
             prefills.append(Prefill(row, count, start, torch.tensor(blocks, dtype=torch.long)))
         if seq.wants_prompt_logprobs():
@@ -64,5 +66,5 @@ def build_step(scheduled: list[Scheduled], block_size: int, max_tokens: int) -> 
         decode_tables=torch.tensor([t + [0] * (width - len(t)) for t in decode_tables], dtype=long).view(
             len(decode_tables), width),
         decode_lens=torch.tensor(decode_lens, dtype=long), prefills=prefills,
-        logit_rows=torch.tensor(logit_rows, dtype=long))
+        logit_rows=torch.tensor(logit_rows, dtype=long), decode_ids=tuple(decode_ids))
     return Step(inputs, prompt_rows, sample_rows)
