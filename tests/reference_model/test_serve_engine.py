@@ -150,3 +150,29 @@ def test_abort_frees_the_sequence_blocks(model_dir, reference):
     engine._drain()
     assert engine.alloc.num_used() == 0 and outs[-1].finished and outs[-1].finish_reason == "abort"
     assert not engine.scheduler.has_work()
+
+
+def test_kept_decode_keys_equal_transformers_whatever_memory_they_start_in(model_dir, reference, monkeypatch):
+    """Rows of uneven lengths decode past the gathered width into the kept room (runner.DecodeKV); with
+    fresh memory full of NaN, a shorter row's masked positions there must still weigh nothing."""
+    import math
+
+    import reference_model.serve.runner as runner_module
+
+    new_empty = torch.Tensor.new_empty
+    monkeypatch.setattr(torch.Tensor, "new_empty", lambda self, *size, **kw: new_empty(self, *size, **kw).fill_(math.nan))
+    real_follows = runner_module.DecodeKV.follows
+    appended: list[bool] = []
+
+    def follows(self, inp):
+        appended.append(real_follows(self, inp))
+        return appended[-1]
+
+    monkeypatch.setattr(runner_module.DecodeKV, "follows", follows)
+    engine = make_engine(model_dir, num_blocks=256, block_size=4)
+    prompts = list(dict.fromkeys(PROMPTS))
+    outs = run(engine, [reference[p]["ids"] for p in prompts], SamplingParams(max_tokens=24, temperature=0))
+    for p, out in zip(prompts, outs):
+        got = tokens(out)
+        assert got == reference[p]["tokens"][:len(got)] and (len(got) == 24 or got[-1] in engine.eos_ids), p
+    assert sum(appended) > 10  # most steps appended to the kept keys instead of gathering them
