@@ -91,7 +91,7 @@ def _record(text: SampleText, views: list[matching.View], methods: tuple[str, ..
     value = 0.0 if deciding is None else (deciding.longest_share if deciding.longest_share is not None else
                                           deciding.ngram_share or 0.0)
     return ContaminationLabel(
-        id=text.id, label=labels[deciding.name] if checked else "unchecked",  # type: ignore[arg-type]
+        id=text.id, label=labels[deciding.name] if checked and deciding else "unchecked",  # type: ignore[arg-type]
         coverage=round(value, 4), longest_match=max((c.longest_match or 0 for c in checks.values()), default=0),
         methods=list(methods), field=deciding.name if deciding and labels[deciding.name] != "clean" else None,
         document=top.document if top and top.label != "clean" else None,
