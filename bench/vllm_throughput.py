@@ -27,7 +27,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 from quiet import children_cpu_s, cpu_busy_s, wait_idle  # noqa: E402
 
-MAX_WAIT_S = 120.0  # for other processes to quiet down before each measurement
 MODEL = REPO / "examples" / "assets" / "reference-demo"
 ENV = {"OMP_NUM_THREADS": "1", "VLLM_CPU_KVCACHE_SPACE": "4", "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
        "VLLM_CPU_OMP_THREADS_BIND": "nobind", "HF_HUB_OFFLINE": "1"}
@@ -51,9 +50,12 @@ def write_config(work: Path, n: int, batch_size: int) -> Path:
     return path
 
 
+MAX_WAIT_S = [120.0]  # for other processes to quiet down before each measurement (--max-wait)
+
+
 def quietly(argv: list[str]) -> tuple[subprocess.CompletedProcess, float]:
     """Run a command once the machine is quiet; the cores other processes used meanwhile."""
-    wait_idle(MAX_WAIT_S)
+    wait_idle(MAX_WAIT_S[0])
     b0, c0, t0 = cpu_busy_s(), children_cpu_s(), time.perf_counter()
     proc = subprocess.run(argv, env={**os.environ, **ENV}, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -113,7 +115,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200, help="prompts")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 200])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--max-wait", type=float, default=120.0, help="seconds to wait for quiet before each run")
     args = parser.parse_args()
+    MAX_WAIT_S[0] = args.max_wait
     os.environ.update(ENV)
     if args.offline:
         offline_main(args.offline)
