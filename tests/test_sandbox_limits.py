@@ -133,18 +133,31 @@ except ChildProcessError:
 """
 
 
+def _pss_kb(pids: list[int]) -> dict[int, int]:
+    found = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                found[pid] = next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+        except OSError:
+            pass
+    return found
+
+
 def _sample_total_mb(name: str, stop: threading.Event, peaks: list) -> None:
     """Total proportional memory (shared pages split between their sharers, so forked copies are
-    not counted twice) of the processes called ``name``, sampled from outside until stopped."""
+    not counted twice) of the processes called ``name``, sampled from outside until stopped.
+
+    One pass over the processes is not one instant: under load a child read just before the
+    kernel kills it and another read after it took the freed memory add up to more than was ever
+    held at once. So each sample is two passes in the same order, and a process counts with the
+    smaller of its two readings (0 if gone): each child here holds its memory over one interval,
+    and intervals that each span a process's two readings all overlap, so the counted children
+    were all holding that much at one instant."""
     while not stop.is_set():
-        total_kb = 0
-        for pid in pids_where(comm_is(name)):
-            try:
-                with open(f"/proc/{pid}/smaps_rollup") as f:
-                    total_kb += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
-            except OSError:
-                pass
-        peaks.append(total_kb >> 10)
+        pids = sorted(pids_where(comm_is(name)))
+        first, second = _pss_kb(pids), _pss_kb(pids)
+        peaks.append(sum(min(kb, second.get(pid, 0)) for pid, kb in first.items()) >> 10)
         time.sleep(0.01)
 
 
