@@ -114,6 +114,32 @@ def test_stop_strings_and_budgets_end_rows_exactly(uneven):
     assert _decode(uneven, prompts[:2], 0, slots=2) == [Completion("", "length", 0)] * 2
 
 
+def test_each_request_is_reported_as_it_ends(uneven, monkeypatch):
+    """generate() reports each request through ``on_done`` as soon as its row ends, not when the
+    call returns (the worker writes it at once, so a killed worker loses only rows in flight):
+    once each, with the completions the call returns, the first well before the last step."""
+    requests = [GenerateRequest(p, 40) for p in _prompts(6)]
+    forwards = 0
+    real_forward = uneven.model.forward
+
+    def counting(*args, **kwargs):
+        nonlocal forwards
+        forwards += 1
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(uneven.model, "forward", counting)
+    reports: list[tuple[int, list[Completion], int]] = []
+    returned = uneven.generate(requests, lambda i, completions: reports.append((i, completions, forwards)))
+    assert sorted(i for i, _, _ in reports) == list(range(len(requests)))
+    assert all(completions == [returned[i]] for i, completions, _ in reports)
+    assert reports[0][2] < forwards / 2, (reports[0][2], forwards)  # rows ended while others ran on
+    sampled = [GenerateRequest(p, 20, num_samples=3, temperature=1.0, seed=k) for k, p in enumerate(_prompts(2))]
+    reports.clear()
+    returned = uneven.generate(sampled, lambda i, completions: reports.append((i, completions, forwards)))
+    assert sorted(i for i, _, _ in reports) == [0, 1]  # a request is reported once all its samples ended
+    assert all(completions == returned[3 * i:3 * i + 3] for i, completions, _ in reports)
+
+
 def test_slot_cache_keeps_each_rows_columns_through_joins_and_compaction():
     """The cache alone, two layers: after rows of different lengths are placed, grown step by
     step, squeezed and widened, each slot shows the prefix then exactly its own columns."""

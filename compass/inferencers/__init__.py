@@ -1,7 +1,8 @@
 """Inferencers turn prompted samples into what the model answered, one module per way of asking.
 
-Each takes ``(model, items, cfg, max_out_len)`` and returns one :class:`Inferred` per item; the
-inference worker turns them into prediction records. A backend that finished only part of a batch
+Each takes ``(model, items, cfg, max_out_len, on_done)`` and returns one :class:`Inferred` per
+item; the inference worker turns them into prediction records, and writes those reported early
+through ``on_done(k, inferred)`` as soon as they come. A backend that finished only part of a batch
 raises :class:`compass.errors.PartialResults`; the inferencer re-raises it with the finished items'
 ``Inferred`` values, so the worker keeps them.
 """

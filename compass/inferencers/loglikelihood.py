@@ -1,6 +1,8 @@
 """Multiple choice by log-likelihood: the choice whose continuation the model finds likeliest."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from compass.config import InferencerCfg
 from compass.errors import PartialResults
 from compass.inferencers.base import Inferred, Item
@@ -8,7 +10,9 @@ from compass.models.base import Model, ScoreRequest
 from compass.prompts.template import fill
 
 
-def infer(model: Model, items: list[Item], cfg: InferencerCfg, max_out_len: int) -> list[Inferred]:
+def infer(model: Model, items: list[Item], cfg: InferencerCfg, max_out_len: int,
+          on_done: Callable[[int, Inferred], None] | None = None) -> list[Inferred]:
+    """Scores come back all at once (``on_done`` is never called)."""
     requests = [
         ScoreRequest(prompt.text, tuple(fill(cfg.continuation, {"label": c, "text": s.fields.get(c, c)})
                                         for c in cfg.choices))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,14 +35,19 @@ class Completion:
     tokens: int | None = None  # tokens generated, where the backend knows
 
 
+OnDone = Callable[[int, list[Completion]], None]
+
+
 class Model(Protocol):
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
         """Summed log-probabilities, one list per request, one value per continuation."""
         ...
 
-    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
+    def generate(self, requests: list[GenerateRequest], on_done: OnDone | None = None) -> list[Completion]:
         """Completions cut before the first stop string: ``num_samples`` per request, request by
-        request (one per request by default). Greedy unless ``temperature > 0``."""
+        request (one per request by default). Greedy unless ``temperature > 0``. A backend that
+        finishes requests one by one may call ``on_done(i, completions)`` as request ``i`` ends, so
+        the caller keeps them before the call returns; others may never call it."""
         ...
 
 

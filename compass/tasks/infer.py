@@ -1,8 +1,9 @@
 """Inference worker: ``python -m compass.tasks.infer RUN_DIR/tasks/<task>.json``.
 
-Loads the model once and serves every dataset of the task. Predictions are appended per call to the
-model (a batch; for a continuously batching backend, its ``generate_chunk`` prompts) and made durable
-before the next call starts, so a killed worker loses at most the call in flight.
+Loads the model once and serves every dataset of the task. Predictions are appended (durably) per
+call to the model (a batch; for a continuously batching backend, its ``generate_chunk`` prompts),
+or one by one as the backend reports each prompt finished, so a killed worker loses at most the
+prompts in flight.
 On restart the predictions file is repaired (damaged lines quarantined, valid ones kept) and only
 the samples without a valid line are sent to the model; when none is left, the model is never
 loaded. ``logs/infer/<task>.events.jsonl`` records every batch of sample ids sent to the model.
@@ -91,7 +92,6 @@ def run(task_file: str) -> None:
 def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model, events: records.Appender,
                      bar, meter: usage.Meter) -> None:
     ds = pending.dataset
-    infer = INFERENCERS[ds.infer_cfg.inferencer.type]
     batch_size = task.model.batch_size
     if ds.infer_cfg.inferencer.type == "loglikelihood":
         # Sorted prompts put shared few-shot prefixes side by side, so the backend computes each
@@ -109,23 +109,36 @@ def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model
             meter.check()  # the run's cost limit: stop before spending more
             events.append([Event(ds.abbr, [s.id for s, _ in batch], time.time())])
             meter.start()
-            began = time.monotonic()
             try:
-                inferred = infer(model, batch, ds.infer_cfg.inferencer, task.model.max_out_len)
-            except PartialResults as partial:  # keep what finished; the task is retried for the rest
-                seconds = time.monotonic() - began
-                out.append([_prediction(batch[i], v, pending.infer_hash, seconds) for i, v in sorted(partial.done.items())])
-                meter.record(ds.abbr, pending.part)
-                log.warning("[%s] %s: %d of %d requests of a batch failed; %d kept", task.id, ds.abbr,
-                            len(batch) - len(partial.done), len(batch), len(partial.done))
-                raise partial.cause from None
-            except BaseException:
-                meter.record(ds.abbr, pending.part)  # what the failed batch spent still counts
-                raise
-            seconds = time.monotonic() - began
-            out.append([_prediction(item, v, pending.infer_hash, seconds) for item, v in zip(batch, inferred)])
-            meter.record(ds.abbr, pending.part)
-            bar.update(len(batch))
+                _infer_call(task, pending, model, batch, out, bar)
+            finally:
+                meter.record(ds.abbr, pending.part)  # what a failed call spent still counts
+
+
+def _infer_call(task: Task, pending: Pending, model: Model, batch: list[Item], out: records.Appender, bar) -> None:
+    """One call to the model. Each prediction is written as soon as the backend reports it (a
+    continuously batching backend reports each prompt as it ends), so a killed worker loses only
+    the prompts still in flight."""
+    ds = pending.dataset
+    began = time.monotonic()
+    written: set[int] = set()
+
+    def keep(done: dict[int, Inferred]) -> None:
+        fresh = sorted(k for k in done if k not in written)
+        seconds = time.monotonic() - began
+        out.append([_prediction(batch[k], done[k], pending.infer_hash, seconds) for k in fresh])
+        written.update(fresh)
+        bar.update(len(fresh))
+
+    try:
+        inferred = INFERENCERS[ds.infer_cfg.inferencer.type](model, batch, ds.infer_cfg.inferencer,
+                                                             task.model.max_out_len, lambda k, v: keep({k: v}))
+    except PartialResults as partial:  # keep what finished; the task is retried for the rest
+        keep(partial.done)
+        log.warning("[%s] %s: %d of %d requests of a batch failed; %d kept", task.id, ds.abbr,
+                    len(batch) - len(partial.done), len(batch), len(partial.done))
+        raise partial.cause from None
+    keep(dict(enumerate(inferred)))
 
 
 def _prediction(item: Item, inferred: Inferred, infer_hash_: str, seconds: float) -> Prediction:
