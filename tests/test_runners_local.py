@@ -14,7 +14,9 @@ import pytest
 from compass.config import RunnerCfg, load_config
 from compass.errors import CompassError
 from compass.runners import RUNNERS, Job
+from compass.runners.drive import drive
 from compass.runners.heartbeat import EXIT_STALLED
+from compass.runners.local import LocalLauncher
 from compass.runners.slurm import sbatch_argv
 
 from helpers import gsm8k_dataset, write_config
@@ -72,6 +74,48 @@ def test_sigterm_stops_the_run_and_its_workers(tmp_path, tiny_model, mini_data):
         run.kill()
     assert run.returncode == 130 and "interrupted; resume with -r" in stderr, stderr[-2000:]
     assert worker_pids(tmp_path / "out", task="tiny") == []
+
+
+class _SignalledLauncher(LocalLauncher):
+    """The real local launcher; SIGTERM reaches ``compass run`` at a chosen point of its loop."""
+
+    def __init__(self, when: str):
+        super().__init__(poll_s=0.05, pass_fds=())
+        self.when, self.procs = when, []
+
+    def start(self, job, attempt):
+        handle = super().start(job, attempt)
+        self.procs.append(handle.proc)
+        if self.when == "start":  # the job runs, and the loop does not hold its handle yet
+            os.kill(os.getpid(), signal.SIGTERM)
+        return handle
+
+    def poll(self, attempts):
+        if self.when == "__del__":
+            self.when = "done"
+            _KillsOnDelete()  # dropped at once: the interrupt is raised inside __del__, which Python swallows
+        return super().poll(attempts)
+
+
+class _KillsOnDelete:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler runs here, inside __del__
+
+
+@pytest.mark.parametrize("when", ["start", "__del__"])
+def test_sigterm_at_any_point_of_the_loop_stops_every_worker(tmp_path, when):
+    """A signal landing while a job starts (the worker exists, the loop does not hold it yet),
+    or whose KeyboardInterrupt something swallowed: the run still stops and kills every worker
+    (a CI run under load left a worker running after SIGTERM, 2026-11-27)."""
+    launcher = _SignalledLauncher(when)
+    # Jobs that end by themselves: an interrupt lost for good would let the run finish normally.
+    short = "import time; time.sleep(30)"
+    jobs = [Job(f"job{i}", [sys.executable, "-c", short], tmp_path / f"job{i}.log") for i in range(2)]
+    with pytest.raises(KeyboardInterrupt):
+        drive(jobs, launcher, max_workers=2, retry=0)
+    assert launcher.procs and all(proc.poll() == -signal.SIGKILL for proc in launcher.procs)  # killed, not ended
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the runner's handler is gone again
 
 
 @pytest.mark.parametrize(("runner", "key"), [

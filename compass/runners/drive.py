@@ -95,9 +95,10 @@ def drive(jobs: list[Job], launcher: Launcher, *, max_workers: int, retry: int, 
         else:
             outcomes[job.id] = Outcome(job, code, number, error)
 
-    with _sigterm_as_interrupt():
+    with _Interrupts().installed() as interrupts:
         try:
             while queue or running:
+                interrupts.check()
                 while queue and len(running) < max_workers:
                     job, number = queue[0]
                     refused = launcher.refuse(job)
@@ -109,18 +110,20 @@ def drive(jobs: list[Job], launcher: Launcher, *, max_workers: int, retry: int, 
                         break  # wait for a running job to free what this one needs
                     queue.popleft()
                     append_log(job, f"=== attempt {number}: {' '.join(job.argv)} ===")
-                    try:
-                        handle = launcher.start(job, number)
-                    except LaunchError as exc:
-                        append_log(job, f"=== not started: {exc} ===")
-                        finish(job, number, 1, str(exc))
-                        continue
-                    running.append(Attempt(job, number, handle, Heartbeat.for_job(job, heartbeat_s)))
+                    with interrupts.held():
+                        try:
+                            handle = launcher.start(job, number)
+                        except LaunchError as exc:
+                            append_log(job, f"=== not started: {exc} ===")
+                            finish(job, number, 1, str(exc))
+                            continue
+                        running.append(Attempt(job, number, handle, Heartbeat.for_job(job, heartbeat_s)))
                 time.sleep(launcher.poll_s)
                 if on_tick:
                     on_tick()
                 if running:
                     _check(launcher, running, heartbeat_s, finish)
+            interrupts.check()
         finally:
             if running:  # interrupted: leave nothing of ours running
                 launcher.cancel_all(running)
@@ -148,19 +151,44 @@ def _check(launcher: Launcher, running: list[Attempt], heartbeat_s: float | None
             launcher.kill(attempt)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler or ``kill`` stopping ``compass run``) unwinds like Ctrl-C, so the
-    runner's cleanup still cancels what it started."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Interrupts:
+    """Ctrl-C and SIGTERM (a scheduler or ``kill`` stopping ``compass run``) both unwind as
+    ``KeyboardInterrupt``, so the runner's cleanup cancels what it started. Two holes closed:
+    a signal landing while a job starts (after the launcher started it, before the loop holds
+    its handle, so the cleanup would not know it) is held until the handle is kept; and one
+    whose exception something swallowed (raised inside a ``__del__``, where Python only prints
+    it) is raised again by the loop's next :meth:`check`."""
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.holding = False
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def handler(self, signum: int, frame: object) -> None:
+        self.received = signum
+        if not self.holding:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt(f"signal {self.received}")
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        self.check()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_Interrupts]:
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
