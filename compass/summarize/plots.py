@@ -17,18 +17,37 @@ from compass.records import Grid
 from compass.summarize.tables import Cell
 
 
+class _Figures:
+    """The little of pyplot the figures use, on matplotlib's ``Figure`` alone: importing pyplot
+    (its backend and GUI machinery) costs about half a second in every run that writes a report."""
+
+    @staticmethod
+    def subplots(*args: Any, figsize: tuple[float, float], layout: Any = None, **kwargs: Any) -> Any:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, layout=layout)
+        return fig, fig.subplots(*args, **kwargs)
+
+    @staticmethod
+    def get_cmap(name: str) -> Any:
+        import matplotlib
+
+        return matplotlib.colormaps[name]
+
+    @staticmethod
+    def close(fig: Any) -> None:
+        """Nothing to release: no pyplot registry holds the figure."""
+
+
 @contextmanager
 def _plotting() -> Iterator[Any]:
-    """pyplot under the report's style; figures must be built and saved inside the block, since
+    """Figures under the report's style; they must be built and saved inside the block, since
     matplotlib reads these settings when it creates each text (tick labels only when drawing)."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False, "svg.fonttype": "path",
                                 "svg.hashsalt": "compass"}):
-        yield plt
+        yield _Figures
 
 
 def _svg(plt: Any, fig: Any) -> str:

@@ -58,13 +58,21 @@ by a signal.  A timed-out or refused check counts as "not equivalent".
 """
 from compass.evaluators.math.equiv import (
     DEFAULT_TIMEOUT,
-    SYMBOLIC_BACKEND_AVAILABLE,
     is_equiv,
     score_math,
+    symbolic_backend_available,
     symbolic_equiv,
 )
 from compass.evaluators.math.extract import extract_answer, extract_boxed
 from compass.evaluators.math.normalize import normalize
 
-__all__ = ["DEFAULT_TIMEOUT", "SYMBOLIC_BACKEND_AVAILABLE", "extract_answer", "extract_boxed", "is_equiv", "normalize",
-           "score_math", "symbolic_equiv"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "extract_answer",
+    "extract_boxed",
+    "is_equiv",
+    "normalize",
+    "score_math",
+    "symbolic_backend_available",
+    "symbolic_equiv",
+]

@@ -2,6 +2,7 @@
 (math-verify); lists, sets, tuples and intervals compared by their own rules (see the package doc)."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -15,17 +16,22 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 2.0
 
 
-try:  # pragma: no cover - import guard
-    import math_verify as _mv
-    from math_verify import ExprExtractionConfig as _ExprCfg
-    from math_verify import LatexExtractionConfig as _LatexCfg
+@functools.cache
+def _math_verify():
+    """math-verify, imported on first use (it pulls in sympy: about a second at every start of a
+    process that only reads datasets), or None when it is not installed."""
+    try:
+        import math_verify
+    except Exception:  # pragma: no cover
+        return None
+    math_verify.parser.TIMEOUT_WARNING_SHOWN = True  # we do the timing ourselves
+    math_verify.grader.TIMEOUT_WARNING_SHOWN = True
+    return math_verify
 
-    _mv.parser.TIMEOUT_WARNING_SHOWN = True  # we do the timing ourselves
-    _mv.grader.TIMEOUT_WARNING_SHOWN = True
-    SYMBOLIC_BACKEND_AVAILABLE = True
-except Exception:  # pragma: no cover
-    _mv = None
-    SYMBOLIC_BACKEND_AVAILABLE = False
+
+def symbolic_backend_available() -> bool:
+    return _math_verify() is not None
+
 
 _MAX_SYMBOLIC_LEN = 1000
 
@@ -55,11 +61,9 @@ def _too_expensive(s: str) -> bool:
 
 
 def _mv_parse(s: str):
-    return _mv.parse(
-        "$" + s + "$",
-        extraction_config=[_LatexCfg(), _ExprCfg()],
-        parsing_timeout=None,
-    )
+    mv = _math_verify()
+    return mv.parse("$" + s + "$", extraction_config=[mv.LatexExtractionConfig(), mv.ExprExtractionConfig()],
+                    parsing_timeout=None)
 
 
 def _mv_compare(pred: str, gold: str) -> bool:
@@ -67,7 +71,7 @@ def _mv_compare(pred: str, gold: str) -> bool:
     p = _mv_parse(pred)
     if not g or not p:
         return False
-    return bool(_mv.verify(g, p, timeout_seconds=None))
+    return bool(_math_verify().verify(g, p, timeout_seconds=None))
 
 
 def symbolic_equiv(pred: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -76,7 +80,7 @@ def symbolic_equiv(pred: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bo
     Returns False when math-verify is not installed, the input looks too
     expensive to evaluate, parsing fails, or the time limit is exceeded.
     """
-    if _mv is None or not pred or not gold:
+    if not pred or not gold or _math_verify() is None:
         return False
     if _too_expensive(pred) or _too_expensive(gold):
         return False
