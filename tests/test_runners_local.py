@@ -30,15 +30,16 @@ def test_a_stalled_worker_is_killed_retried_and_reported(tmp_path):
     # Hangs (silent) on the first attempt, succeeds on the second.
     flaky = ("import pathlib, sys, time; m = pathlib.Path(sys.argv[1]); done = m.exists(); m.touch(); "
              "print('attempt', flush=True); sys.exit(0) if done else time.sleep(600)")
-    # Writes every 0.2 s for 5 s: longer than heartbeat_s in all, never that long without progress.
-    busy = "import time\nfor i in range(25):\n    print(i, flush=True)\n    time.sleep(0.2)"
+    # Writes every 0.2 s for 10 s: longer than heartbeat_s in all, never that long without progress.
+    # heartbeat_s is 8 s: a Python start on a loaded machine took over 2 s before its first line.
+    busy = "import time\nfor i in range(50):\n    print(i, flush=True)\n    time.sleep(0.2)"
     jobs = [Job("hang", [sys.executable, "-c", HANG], tmp_path / "hang.log"),
             Job("flaky", [sys.executable, "-c", flaky, str(marker)], tmp_path / "flaky.log"),
             Job("busy", [sys.executable, "-c", busy], tmp_path / "busy.log")]
-    hang, flaky_out, busy_out = RUNNERS["local"](jobs, RunnerCfg(heartbeat_s=2, poll_s=0.1), max_workers=3, retry=1)
+    hang, flaky_out, busy_out = RUNNERS["local"](jobs, RunnerCfg(heartbeat_s=8, poll_s=0.1), max_workers=3, retry=1)
     assert hang.returncode == EXIT_STALLED and hang.attempts == 2
-    assert hang.error == "no progress for 2 s (runner.heartbeat_s): killed"
-    assert (tmp_path / "hang.log").read_text().count("=== no progress for 2 s") == 2
+    assert hang.error == "no progress for 8 s (runner.heartbeat_s): killed"
+    assert (tmp_path / "hang.log").read_text().count("=== no progress for 8 s") == 2
     assert flaky_out.ok and flaky_out.attempts == 2
     assert busy_out.ok and busy_out.attempts == 1
 

@@ -101,8 +101,9 @@ def test_local_instance_for_the_run_kills_a_stalled_worker_and_retries(tmp_path)
     flaky = ("import pathlib, sys, time; m = pathlib.Path(sys.argv[1]); "
              "done = m.exists(); m.touch(); print('attempt', flush=True); "
              "sys.exit(0) if done else time.sleep(600)")
-    # Writes every 0.2 s for 5 s: longer than heartbeat_s in all, never that long without progress.
-    busy = "import time\nfor i in range(25):\n    print(i, flush=True)\n    time.sleep(0.2)"
+    # Writes every 0.2 s for 10 s: longer than heartbeat_s in all, never that long without progress.
+    # heartbeat_s is 8 s: a Python start on a loaded machine took over 2 s before its first line.
+    busy = "import time\nfor i in range(50):\n    print(i, flush=True)\n    time.sleep(0.2)"
     # Kills the Ray worker running it (as a lost node would) on the first attempt, succeeds on the second.
     crash = ("import os, pathlib, signal, sys; m = pathlib.Path(sys.argv[1]); done = m.exists(); m.touch(); "
              "print(os.environ['COMPASS_PROBE'], flush=True); sys.exit(0) if done else os.kill(os.getppid(), signal.SIGKILL)")
@@ -112,10 +113,10 @@ def test_local_instance_for_the_run_kills_a_stalled_worker_and_retries(tmp_path)
             Job("crash", [sys.executable, "-c", crash, str(tmp_path / "crashed")], tmp_path / "crash.log",
                 env={"COMPASS_PROBE": "job-own-env"})]  # a job's own settings (e.g. the run's --max-cost)
     before = set(Path(tempfile.gettempdir()).glob("compass-ray-*"))
-    flaky_out, busy_out, gpu_out, crash_out = RUNNERS["ray"](jobs, RunnerCfg(type="ray", heartbeat_s=2, poll_s=0.2),
+    flaky_out, busy_out, gpu_out, crash_out = RUNNERS["ray"](jobs, RunnerCfg(type="ray", heartbeat_s=8, poll_s=0.2),
                                                              max_workers=2, retry=1)
     assert flaky_out.ok and flaky_out.attempts == 2, (tmp_path / "flaky.log").read_text()
-    assert "no progress for 2 s (runner.heartbeat_s): killed" in (tmp_path / "flaky.log").read_text()
+    assert "no progress for 8 s (runner.heartbeat_s): killed" in (tmp_path / "flaky.log").read_text()
     assert busy_out.ok and busy_out.attempts == 1
     assert not gpu_out.ok and gpu_out.error == "needs 1 GPUs, the Ray cluster has 0"
     assert crash_out.ok and crash_out.attempts == 2

@@ -175,13 +175,14 @@ def test_sbatch_flags_come_from_the_config(slurm_cluster, tmp_path):
                                                 "os.environ['SLURM_CPUS_PER_TASK'], os.environ['COMPASS_PROBE'])"],
                 tmp_path / "named.log", env={"COMPASS_PROBE": "job-own-env"}),  # e.g. the run's --max-cost
             Job("hang", hang, tmp_path / "hang.log")]
-    cfg = RunnerCfg(type="slurm", partition="debug", time="5", cpus_per_task=1, poll_s=0.2, heartbeat_s=2,
+    # heartbeat_s 8: a Python start on a loaded machine took over 2 s before its first line.
+    cfg = RunnerCfg(type="slurm", partition="debug", time="5", cpus_per_task=1, poll_s=0.2, heartbeat_s=8,
                     extra_flags=["--comment=compass-test"])
     named, hung = RUNNERS["slurm"](jobs, cfg, max_workers=2, retry=1)
     assert named.ok, (tmp_path / "named.log").read_text()
     assert "debug 1 job-own-env" in (tmp_path / "named.log").read_text()
     # The worker that never progresses is cancelled after heartbeat_s, tried again, and reported.
-    assert hung.returncode == EXIT_STALLED and hung.attempts == 2 and "no progress for 2 s" in hung.error
+    assert hung.returncode == EXIT_STALLED and hung.attempts == 2 and "no progress for 8 s" in hung.error
     assert (tmp_path / "hang.log").read_text().count("=== slurm job ") == 2
     (bad,) = RUNNERS["slurm"]([Job("bad", ["true"], tmp_path / "bad.log")],
                               RunnerCfg(type="slurm", partition="nosuchpartition", poll_s=0.2), max_workers=1, retry=1)
