@@ -87,9 +87,15 @@ class _SignalledLauncher(LocalLauncher):
     def start(self, job, attempt):
         handle = super().start(job, attempt)
         self.procs.append(handle.proc)
-        if self.when == "start":  # the job runs, and the loop does not hold its handle yet
+        if self.when in ("start", "cleanup"):  # the job runs, and the loop does not hold its handle yet
             os.kill(os.getpid(), signal.SIGTERM)
         return handle
+
+    def cancel_all(self, attempts):
+        if self.when == "cleanup":  # a second Ctrl-C while the runner kills what it started
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+        super().cancel_all(attempts)
 
     def poll(self, attempts):
         if self.when == "__del__":
@@ -104,11 +110,12 @@ class _KillsOnDelete:
         time.sleep(0.01)  # the handler runs here, inside __del__
 
 
-@pytest.mark.parametrize("when", ["start", "__del__"])
+@pytest.mark.parametrize("when", ["start", "__del__", "cleanup"])
 def test_sigterm_at_any_point_of_the_loop_stops_every_worker(tmp_path, when):
     """A signal landing while a job starts (the worker exists, the loop does not hold it yet),
-    or whose KeyboardInterrupt something swallowed: the run still stops and kills every worker
-    (a CI run under load left a worker running after SIGTERM, 2026-11-27)."""
+    one whose KeyboardInterrupt something swallowed, or a second one during the cleanup: the run
+    still stops and kills every worker (a CI run under load left a worker running after SIGTERM,
+    2026-11-27)."""
     launcher = _SignalledLauncher(when)
     # Jobs that end by themselves: an interrupt lost for good would let the run finish normally.
     short = "import time; time.sleep(30)"

@@ -126,6 +126,7 @@ def drive(jobs: list[Job], launcher: Launcher, *, max_workers: int, retry: int, 
             interrupts.check()
         finally:
             if running:  # interrupted: leave nothing of ours running
+                interrupts.holding = True  # a second Ctrl-C must not cut this cleanup short
                 launcher.cancel_all(running)
     if on_tick:
         on_tick()
