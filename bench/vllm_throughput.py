@@ -50,12 +50,10 @@ def write_config(work: Path, n: int, batch_size: int) -> Path:
     return path
 
 
-MAX_WAIT_S = [120.0]  # for other processes to quiet down before each measurement (--max-wait)
-
-
-def quietly(argv: list[str]) -> tuple[subprocess.CompletedProcess, float]:
-    """Run a command once the machine is quiet; the cores other processes used meanwhile."""
-    wait_idle(MAX_WAIT_S[0])
+def quietly(argv: list[str], max_wait: float) -> tuple[subprocess.CompletedProcess, float]:
+    """Run a command once the machine is quiet (waiting up to ``max_wait`` s); the cores other
+    processes used meanwhile."""
+    wait_idle(max_wait)
     b0, c0, t0 = cpu_busy_s(), children_cpu_s(), time.perf_counter()
     proc = subprocess.run(argv, env={**os.environ, **ENV}, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -64,11 +62,11 @@ def quietly(argv: list[str]) -> tuple[subprocess.CompletedProcess, float]:
     return proc, max(0.0, (cpu_busy_s() - b0) - (children_cpu_s() - c0)) / wall
 
 
-def suite(cfg: Path, work: Path) -> dict:
+def suite(cfg: Path, work: Path, max_wait: float) -> dict:
     """One ``compass run``: its inference loop's seconds, generated tokens and completions."""
     out = work / "runs"
     before = set(out.glob("*/*"))
-    _, other = quietly([sys.executable, "-m", "compass.cli", "run", str(cfg), "-w", str(out), "--quiet"])
+    _, other = quietly([sys.executable, "-m", "compass.cli", "run", str(cfg), "-w", str(out), "--quiet"], max_wait)
     (run,) = set(out.glob("*/*")) - before
     result = json.loads((run / "results" / "vllm" / "gsm8k.json").read_text())
     preds = [json.loads(line) for line in (run / "predictions" / "vllm" / "gsm8k.jsonl").read_text().splitlines()]
@@ -76,10 +74,10 @@ def suite(cfg: Path, work: Path) -> dict:
             "texts": {p["id"]: p["prediction"] for p in preds}, "run": str(run), "other_cores": other}
 
 
-def offline(run: Path) -> dict:
+def offline(run: Path, max_wait: float) -> dict:
     """vLLM's own engine in a fresh process, as the suite's worker is: one ``LLM.generate`` over the
     suite's prompts (tokenised as the suite did), then the same call again on the warm engine."""
-    proc, other = quietly([sys.executable, __file__, "--offline", str(run)])
+    proc, other = quietly([sys.executable, __file__, "--offline", str(run)], max_wait)
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "other_cores": other}
 
 
@@ -117,7 +115,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-wait", type=float, default=120.0, help="seconds to wait for quiet before each run")
     args = parser.parse_args()
-    MAX_WAIT_S[0] = args.max_wait
     os.environ.update(ENV)
     if args.offline:
         offline_main(args.offline)
@@ -127,8 +124,8 @@ def main() -> None:
         cfg = write_config(args.work_dir, args.n, batch_size)
         rows = []
         for _ in range(args.repeat):  # alternating, so slow spells of the machine hit both sides
-            s, o = suite(cfg, args.work_dir), None
-            o = offline(Path(s["run"]))
+            s, o = suite(cfg, args.work_dir, args.max_wait), None
+            o = offline(Path(s["run"]), args.max_wait)
             same = sum(s["texts"][i] == o["texts"][i] for i in s["texts"])
             print(f"batch_size {batch_size}: suite {s['tokens']} tokens in {s['seconds']:.2f} s "
                   f"({s['other_cores']:.2f} other cores); LLM.generate {o['tokens']} tokens in {o['seconds']:.2f} s "

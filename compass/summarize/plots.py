@@ -34,10 +34,6 @@ class _Figures:
 
         return matplotlib.colormaps[name]
 
-    @staticmethod
-    def close(fig: Any) -> None:
-        """Nothing to release: no pyplot registry holds the figure."""
-
 
 @contextmanager
 def _plotting() -> Iterator[Any]:
@@ -50,10 +46,9 @@ def _plotting() -> Iterator[Any]:
         yield _Figures
 
 
-def _svg(plt: Any, fig: Any) -> str:
+def _svg(fig: Any) -> str:
     out = io.StringIO()
     fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
     text = out.getvalue()
     text = text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inside HTML
     start, end = text.find("<metadata>"), text.find("</metadata>")
@@ -91,7 +86,7 @@ def scores_figure(plt: Any, names: list[str], models: list[str], cells: Mapping[
 
 def scores_with_ci(names: list[str], models: list[str], cells: Mapping[tuple[str, str], Cell | None]) -> str:
     with _plotting() as plt:
-        return _svg(plt, scores_figure(plt, names, models, cells))
+        return _svg(scores_figure(plt, names, models, cells))
 
 
 def _tokens_label(n: int) -> str:
@@ -130,4 +125,4 @@ def needle_heatmap(grids: dict[str, Grid]) -> str:
             fig.colorbar(image, ax=ax, label="score (%)")
         for ax in axes[len(models):]:
             ax.set_visible(False)
-        return _svg(plt, fig)
+        return _svg(fig)
