@@ -345,7 +345,8 @@ def quarantine(path: Path, keep: list, damaged: list[Damaged]) -> Path | None:
 
 
 class Appender:
-    """Appends records to a JSON-lines file, each batch durable (fsync) before ``append`` returns."""
+    """Appends records to a JSON-lines file, each batch durable (fsync) before ``append`` returns;
+    with ``sync=False`` only written (a killed process keeps it; a machine crash may not)."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,10 +357,11 @@ class Appender:
                 if f.read(1) != b"\n":
                     self._file.write("\n")
 
-    def append(self, records: Iterable[Any]) -> None:
+    def append(self, records: Iterable[Any], sync: bool = True) -> None:
         self._file.write("".join(dumps(r) + "\n" for r in records))
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if sync:
+            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         self._file.close()
