@@ -39,7 +39,8 @@ def test_loader_reads_the_official_layout_plain_gzip_and_directory(tmp_path):
         samples = humaneval.load(str(source)).test
         assert [s.id for s in samples] == [r["task_id"] for r in rows]
         s, r = samples[0], rows[0]
-        assert s.fields == {"prompt": r["prompt"], "entry_point": r["entry_point"]}
+        assert s.fields == {"prompt": r["prompt"], "entry_point": r["entry_point"],
+                            "canonical_solution": r["canonical_solution"]}
         assert s.gold == {"prompt": r["prompt"], "test": r["test"], "entry_point": r["entry_point"]}
         json.dumps(s.gold)  # the prediction line must stay JSON
     assert humaneval_items(6) == rows and humaneval_items(6, seed=1) != rows  # seeded, reproducible

@@ -4,7 +4,7 @@
     mmlu, ceval question and options A-D         the text of the correct option
     gsm8k       question                         the answer as the file has it (worked steps, #### N)
     math        problem                          solution
-    humaneval   prompt                           canonical_solution where the loader keeps it (it does not yet)
+    humaneval   prompt                           canonical_solution
     subjective  question                         reference
     custom      reader_cfg.input_columns         the output column's value (the gold)
 
@@ -46,7 +46,7 @@ def _answer(family: str, sample: Sample) -> str:
         return fields.get("raw_answer", str(gold))
     if family == "math":
         return fields.get("solution", str(gold))
-    if family == "humaneval":  # the tests are shared scaffolding, not the answer: unchecked without the solution
+    if family == "humaneval":  # the solution, not the tests: those are shared scaffolding
         return fields.get("canonical_solution", "")
     if family == "subjective":
         return fields.get("reference", "")

@@ -1,8 +1,9 @@
 """HumanEval: jsonl rows with ``task_id``, ``prompt``, ``canonical_solution``, ``test``, ``entry_point``.
 
 ``path`` is the official ``HumanEval.jsonl`` (or ``.jsonl.gz``), a directory holding one, or a hub
-name (``openai/openai_humaneval``). Samples get the fields ``prompt`` and ``entry_point`` and the
-task id as their id. The gold is what the code evaluator needs to check a completion: the original
+name (``openai/openai_humaneval``). Samples get the fields ``prompt``, ``entry_point`` and
+``canonical_solution`` (what contamination checks look for as the answer; no preset prompt shows it)
+and the task id as their id. The gold is what the code evaluator needs to check a completion: the original
 prompt (templates may wrap it), the test code defining ``check(candidate)``, and the entry point.
 """
 from __future__ import annotations
@@ -31,7 +32,8 @@ def _sample(row, where: str) -> Sample:
     if "def check(" not in row["test"]:
         raise CompassError(f"{where}: field 'test' does not define check(candidate)")
     gold = {"prompt": row["prompt"], "test": row["test"], "entry_point": entry}
-    return Sample(row["task_id"], {"prompt": row["prompt"], "entry_point": entry}, gold)
+    fields = {"prompt": row["prompt"], "entry_point": entry, "canonical_solution": row["canonical_solution"]}
+    return Sample(row["task_id"], fields, gold)
 
 
 def _unique(samples: list[Sample], wheres: list[str]) -> list[Sample]:
