@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from compass.config import ModelConfig
+from compass.models import hf_generate, hf_llama_step
 from compass.models.base import Completion, GenerateRequest
 from compass.models.hf import HFCausalLM
 from compass.models.hf_generate import decode
@@ -46,6 +47,23 @@ def _prompts(n: int) -> list[str]:
     return [shots + f"Question: {r['question']}\nAnswer:" for r in items[2:]]
 
 
+def _before_every_pass(monkeypatch, model, before) -> None:
+    """Call ``before(rows, tokens per row)`` ahead of every forward pass: prefills and decode steps
+    through the model's forward, and decode steps through ``hf_llama_step``."""
+    real_forward, real_step = model.forward, hf_llama_step.decode_step
+
+    def forward(*args, **kwargs):
+        before(*kwargs["input_ids"].shape)
+        return real_forward(*args, **kwargs)
+
+    def step(model_, input_ids, *args, **kwargs):
+        before(*input_ids.shape)
+        return real_step(model_, input_ids, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    monkeypatch.setattr(hf_llama_step, "decode_step", step)
+
+
 def _decode(backend, prompts: list[list[int]], max_new: int, slots: int, stop=()) -> list[Completion]:
     done: dict[int, Completion] = {}
     with torch.inference_mode():
@@ -69,15 +87,9 @@ def test_rows_joining_midway_equal_each_prompt_alone(uneven, monkeypatch):
     tok = uneven.tokenizer
     prompts = [tok(p)["input_ids"] for p in _prompts(10)]
     shapes: list[tuple[int, int]] = []  # (rows, tokens per row) of every forward pass
-    real_forward = uneven.model.forward
-
-    def forward(*args, **kwargs):
-        shapes.append(tuple(kwargs["input_ids"].shape))
-        return real_forward(*args, **kwargs)
-
-    monkeypatch.setattr(uneven.model, "forward", forward)
-    batched = _decode(uneven, prompts, 60, slots=3)
-    monkeypatch.setattr(uneven.model, "forward", real_forward)
+    with monkeypatch.context() as m:
+        _before_every_pass(m, uneven.model, lambda rows, width: shapes.append((rows, width)))
+        batched = _decode(uneven, prompts, 60, slots=3)
     lengths = [c.tokens for c in batched]
     assert len(set(lengths)) >= 5 and {c.finish_reason for c in batched} == {"eos", "length"}, lengths
     first_step = next(k for k, (_, width) in enumerate(shapes) if width == 1)
@@ -92,6 +104,59 @@ def test_rows_joining_midway_equal_each_prompt_alone(uneven, monkeypatch):
             eos = out.index(tok.eos_token_id) if tok.eos_token_id in out else None
             assert (c.finish_reason, c.tokens) == (("eos", eos) if eos is not None else ("length", 60))
             assert c.text == tok.decode(out[:eos], skip_special_tokens=True)
+
+
+def _step_logits(backend, prompts, monkeypatch, *, llama_step: bool) -> tuple[list[torch.Tensor], list[Completion]]:
+    """Every decode step's logits (and prefills'), with or without ``hf_llama_step``."""
+    seen: list[torch.Tensor] = []
+    real_advance, real_supports = hf_generate._Decoder._advance, hf_llama_step.supports
+    with monkeypatch.context() as m:
+        m.setattr(hf_generate._Decoder, "_advance", lambda self, rows, logits: (
+            seen.append(logits.clone()), real_advance(self, rows, logits))[1])
+        m.setattr(hf_llama_step, "supports", real_supports if llama_step else lambda model: False)
+        return seen, _decode(backend, prompts, 40, slots=3)
+
+
+def test_the_llama_decode_step_gives_the_models_logits_bit_for_bit(uneven, monkeypatch):
+    """hf_llama_step stands in for the model's forward in decode steps (no module dispatch, no
+    mask building): every step's logits equal the forward's exactly, so no completion can
+    change. A variant off by one epsilon in its norms is caught."""
+    prompts = [uneven.tokenizer(p)["input_ids"] for p in _prompts(7)]
+    steps: list[int] = []
+    real_step = hf_llama_step.decode_step
+    with monkeypatch.context() as m:  # (wrapping the model's forward would hide logits_to_keep from its signature)
+        m.setattr(hf_llama_step, "decode_step", lambda *args: (steps.append(1), real_step(*args))[1])
+        fast, fast_completions = _step_logits(uneven, prompts, monkeypatch, llama_step=True)
+    plain, plain_completions = _step_logits(uneven, prompts, monkeypatch, llama_step=False)
+    assert hf_llama_step.supports(uneven.model) and len(steps) > 30  # the fast step ran
+    assert len(fast) == len(plain) and all(torch.equal(a, b) for a, b in zip(fast, plain))
+    assert fast_completions == plain_completions
+    real_norm = hf_llama_step._rms_norm
+    monkeypatch.setattr(hf_llama_step, "_rms_norm", lambda norm, hidden: real_norm(
+        type("Norm", (), {"weight": norm.weight, "variance_epsilon": 2 * norm.variance_epsilon})(), hidden))
+    broken, _ = _step_logits(uneven, prompts, monkeypatch, llama_step=True)
+    assert not all(torch.equal(a, b) for a, b in zip(broken, plain))
+
+
+def test_the_llama_decode_step_applies_to_exactly_transformers_llama(uneven):
+    """A subclass may compute something else, and a model in training mode runs dropout."""
+    from transformers import LlamaForCausalLM
+
+    class Tweaked(LlamaForCausalLM):
+        pass
+
+    model = uneven.model
+    assert hf_llama_step.supports(model)
+    model.__class__ = Tweaked
+    try:
+        assert not hf_llama_step.supports(model)
+    finally:
+        model.__class__ = LlamaForCausalLM
+    model.train()
+    try:
+        assert not hf_llama_step.supports(model)
+    finally:
+        model.eval()
 
 
 def test_stop_strings_and_budgets_end_rows_exactly(uneven):
@@ -222,16 +287,14 @@ def test_out_of_memory_mid_run_keeps_finished_rows(uneven, monkeypatch, caplog):
     expected = backend.generate(requests)
     shapes: list[tuple[int, int]] = []
     failed_at: list[int] = []
-    real_forward = backend.model.forward
 
-    def failing(*args, **kwargs):
-        shapes.append(tuple(kwargs["input_ids"].shape))
-        if not failed_at and len(shapes) > 20 and shapes[-1][0] > 2:  # once, mid-run, 3 or 4 rows in flight
+    def failing(rows: int, width: int) -> None:
+        shapes.append((rows, width))
+        if not failed_at and len(shapes) > 20 and rows > 2:  # once, mid-run, 3 or 4 rows in flight
             failed_at.append(len(shapes))
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(*args, **kwargs)
 
-    monkeypatch.setattr(backend.model, "forward", failing)
+    _before_every_pass(monkeypatch, backend.model, failing)
     assert backend.generate(requests) == expected
     assert failed_at and backend.generate_cap == 2 and "ran out of device memory" in caplog.text
     after = shapes[failed_at[0]:]

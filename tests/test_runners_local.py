@@ -111,6 +111,7 @@ class _KillsOnDelete:
 
 
 @pytest.mark.parametrize("when", ["start", "__del__", "cleanup"])
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # __del__: the swallowed signal, on purpose
 def test_sigterm_at_any_point_of_the_loop_stops_every_worker(tmp_path, when):
     """A signal landing while a job starts (the worker exists, the loop does not hold it yet),
     one whose KeyboardInterrupt something swallowed, or a second one during the cleanup: the run

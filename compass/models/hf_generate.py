@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import LogitsProcessor
 
+from compass.models import hf_llama_step
 from compass.models.base import Completion, cut_at_stop
 from compass.models.hf_attention import can_share_prefix, sharing_prefix
 from compass.models.hf_slots import SLACK, SlotCache
@@ -51,6 +52,8 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
       prefills only its own suffix. Decode steps read the prefix's keys and values once for all
       rows (``hf_attention.py``) where the model's attention allows; otherwise each slot keeps a
       copy of them.
+    - Decode steps of transformers' own Llama run as the same operations without its module
+      dispatch (``hf_llama_step.py``; bitwise the same logits, ~5-15% less time per step on a CPU).
     - Longest prompts join first: joiners of one prefill have similar widths (little padding).
     - A finished row's slot is refilled at once while prompts wait; once none wait, finished rows
       leave the batch.
@@ -75,6 +78,7 @@ class _Decoder:
         self.shared = None  # the prefix's (keys, values) per layer, when decode steps read it once
         if self.past is not None and can_share_prefix(model):
             self.shared = [(layer.keys[0], layer.values[0]) for layer in self.past.layers]
+        self.llama_step = self.shared is not None and hf_llama_step.supports(model)
         self.slot_prefix = 0 if self.shared is not None else self.prefix  # prefix columns kept in each slot
         self.waiting = deque(sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i)))
         self.rows: list[_Row | None] = []  # per cache slot
@@ -140,14 +144,18 @@ class _Decoder:
         used = torch.tensor([r.used for r in rows], device=self.device)
         last = torch.tensor([[r.tokens[-1]] for r in rows], device=self.device)
         positions = torch.tensor([[self.prefix + r.own + len(r.tokens) - 1] for r in rows], device=self.device)
-        if self.shared is None:
-            out = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
-                             **with_cache(self.model, self.cache.cache), use_cache=True)
+        if self.llama_step and self.shared is not None:
+            logits = hf_llama_step.decode_step(self.model, last, positions, self.cache.cache,
+                                               self.cache.mask(used).bool(), self.shared)
+        elif self.shared is None:
+            logits = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
+                                **with_cache(self.model, self.cache.cache), use_cache=True).logits
         else:
             with sharing_prefix(self.model):
-                out = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
-                                 **with_cache(self.model, self.cache.cache), use_cache=True, shared_prefix=self.shared)
-        self._advance(list(enumerate(rows)), out.logits[:, -1])
+                logits = self.model(input_ids=last, attention_mask=self.cache.mask(used), position_ids=positions,
+                                    **with_cache(self.model, self.cache.cache), use_cache=True,
+                                    shared_prefix=self.shared).logits
+        self._advance(list(enumerate(rows)), logits[:, -1])
 
     def _advance(self, rows: list[tuple[int, _Row]], logits: torch.Tensor) -> None:
         """Append each row's next token; a row that ends frees its slot."""
