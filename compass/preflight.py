@@ -76,7 +76,8 @@ def check_lengths(max_new: int, config_json: Path, where: str) -> None:
 
 
 def check_prompts(ds: DatasetConfig, data: LoadedDataset, where: str) -> None:
-    """Templates that name a column the data has, and gold answers a multiple-choice prompt can give."""
+    """Templates that name a column the data has and do not show a sample its own answer, and gold
+    answers a multiple-choice prompt can give."""
     infer = ds.infer_cfg
     sample = data.test[0]
     columns = set(sample.fields)
@@ -90,6 +91,13 @@ def check_prompts(ds: DatasetConfig, data: LoadedDataset, where: str) -> None:
             if name not in known and close:  # other braces (LaTeX, JSON, code) stay as they are
                 raise CompassError(f"{where}: infer_cfg.{key}: {{{name}}} names no column (did you mean {{{close[0]}}}? "
                                    f"columns: {', '.join(sorted(known))})")
+    answers = datasets.answer_fields(ds) & columns
+    for key, template in (("prompt_template.template", infer.prompt_template.template),
+                          ("prompt_template.begin", infer.prompt_template.begin)):
+        for name in PLACEHOLDER.findall(template):
+            if name in answers:  # a score near 100% with exit 0: the model copies what it is shown
+                raise CompassError(f"{where}: infer_cfg.{key}: {{{name}}} holds each sample's answer, so every "
+                                   f"prompt would show it (few-shot examples show answers through ice_template)")
     if not columns & set(PLACEHOLDER.findall(infer.prompt_template.template)):
         raise CompassError(f"{where}: infer_cfg.prompt_template.template names no column of the data, so every "
                            f"sample would get the same prompt (columns: {', '.join(sorted(columns))})")

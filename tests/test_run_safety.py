@@ -98,6 +98,37 @@ def test_prompts_and_golds_that_cannot_be_right_stop_before_the_model(tmp_path, 
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.parametrize("key,template,field", [("template", "Question: {question}\nAnswer: {answer}", "answer"),
+                                                ("begin", "Hint: {raw_answer}\n\n", "raw_answer")])
+def test_a_prompt_that_shows_each_sample_its_own_answer_stops_before_the_model(tmp_path, mini_data, tiny_model,
+                                                                               key, template, field):
+    """A copied gold scores near 100% with exit 0; few-shot examples (ice_template) may show answers."""
+    ds = gsm8k_dataset(mini_data["gsm8k"])
+    ds["infer_cfg"]["prompt_template"] = {**ds["infer_cfg"]["prompt_template"], key: template}
+    cfg = write_config(tmp_path / "cfg.py", [dict(abbr="m", path=str(tiny_model))], [ds])
+    proc = compass("run", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 2 and f"prompt_template.{key}: {{{field}}} holds each sample's answer" in error_line(proc)
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_custom_datasets_output_column_is_its_answer(tmp_path):
+    from compass import datasets
+    from compass.config import load_config
+    from compass.preflight import check_prompts
+
+    (tmp_path / "test.jsonl").write_text('{"q": "two plus two", "a": "4", "topic": "math"}\n')
+    ds = dict(abbr="mine", type="custom", path=str(tmp_path), reader_cfg=dict(input_columns=["q"], output_column="a"),
+              infer_cfg=dict(prompt_template=dict(template="Q: {q} ({topic}, {a})\nA:"),
+                             inferencer=dict(type="GenInferencer", max_out_len=4)),
+              eval_cfg=dict(evaluator=dict(type="AccEvaluator")))
+    cfg = load_config(write_config(tmp_path / "c.py", [dict(abbr="m", path="x")], [ds])).datasets[0]
+    with pytest.raises(CompassError, match=r"\{a\} holds each sample's answer"):
+        check_prompts(cfg, datasets.load(cfg), "here")
+    fixed = load_config(write_config(tmp_path / "c.py", [dict(abbr="m", path="x")], [{**ds, "infer_cfg": {
+        **ds["infer_cfg"], "prompt_template": dict(template="Q: {q} ({topic})\nA:")}}])).datasets[0]
+    check_prompts(fixed, datasets.load(fixed), "here")  # other columns stay usable
+
+
 def test_latex_braces_in_a_template_are_not_placeholders(tmp_path, mini_data, tiny_model):
     ds = mmlu_dataset(mini_data["mmlu"], reader_cfg=dict(test_range="[0:2]"))
     ds["infer_cfg"]["prompt_template"] = dict(template="Solve $\\frac{a}{b}$: {question}\nA. {A}\nAnswer:")

@@ -26,9 +26,21 @@ DATASETS: dict[str, Callable[[DatasetConfig], LoadedDataset]] = {
     "custom": custom.load_custom,
     "needle": needle.load_needle,
 }
+# Fields that hold or give away a sample's answer, per family (a custom dataset's: its
+# reader_cfg.output_column): few-shot examples may show them, a sample's own prompt must not.
+ANSWER_FIELDS: dict[str, tuple[str, ...]] = {
+    "gsm8k": ("answer", "raw_answer", "solution"), "math": ("solution",), "humaneval": ("canonical_solution",),
+    "ceval": ("explanation",), "subjective": ("reference",),
+}
 DATASET_ALIASES = {"MMLUDataset": "mmlu", "GSM8KDataset": "gsm8k", "SubjectiveDataset": "subjective",
                    "CustomDataset": "custom", "HumanevalDataset": "humaneval", "HumanEvalDataset": "humaneval",
                    "CEvalDataset": "ceval", "MATHDataset": "math", "NeedleDataset": "needle"}
+
+
+def answer_fields(cfg: DatasetConfig) -> set[str]:
+    """The fields of ``cfg``'s samples that a prompt showing them would give the answer away with."""
+    output = cfg.reader_cfg.output_column  # the gold of a custom dataset; the families' loaders pick their own
+    return {*ANSWER_FIELDS.get(cfg.type, ()), *([output] if output and cfg.type == "custom" else [])}
 
 
 def load(cfg: DatasetConfig) -> LoadedDataset:
@@ -45,4 +57,4 @@ def load(cfg: DatasetConfig) -> LoadedDataset:
     return data
 
 
-__all__ = ["DATASETS", "DATASET_ALIASES", "LoadedDataset", "Sample", "load"]
+__all__ = ["ANSWER_FIELDS", "DATASETS", "DATASET_ALIASES", "LoadedDataset", "Sample", "answer_fields", "load"]
