@@ -139,24 +139,32 @@ def test_the_llama_decode_step_gives_the_models_logits_bit_for_bit(uneven, monke
 
 
 def test_the_llama_decode_step_applies_to_exactly_transformers_llama(uneven):
-    """A subclass may compute something else, and a model in training mode runs dropout."""
+    """A subclass, a replaced linear layer (quantized, adapters) or a hook (accelerate's offloading)
+    may compute something else, and a model in training mode runs dropout."""
     from transformers import LlamaForCausalLM
 
     class Tweaked(LlamaForCausalLM):
         pass
 
+    class Adapter(torch.nn.Linear):
+        pass
+
     model = uneven.model
+    proj = model.model.layers[-1].mlp.down_proj
+    changes = [(lambda: setattr(model, "__class__", Tweaked), lambda: setattr(model, "__class__", LlamaForCausalLM)),
+               (lambda: setattr(proj, "__class__", Adapter), lambda: setattr(proj, "__class__", torch.nn.Linear)),
+               (model.train, model.eval)]
     assert hf_llama_step.supports(model)
-    model.__class__ = Tweaked
-    try:
-        assert not hf_llama_step.supports(model)
-    finally:
-        model.__class__ = LlamaForCausalLM
-    model.train()
-    try:
-        assert not hf_llama_step.supports(model)
-    finally:
-        model.eval()
+    for change, undo in changes:
+        change()
+        try:
+            assert not hf_llama_step.supports(model)
+        finally:
+            undo()
+    handle = proj.register_forward_hook(lambda *args: None)
+    assert not hf_llama_step.supports(model)
+    handle.remove()
+    assert hf_llama_step.supports(model)
 
 
 def test_stop_strings_and_budgets_end_rows_exactly(uneven):
