@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pprint
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,10 @@ def _project(root: Path, plant: dict) -> Path:
            "quality": {"per_source_threshold": {"web": 0.0}}, "plant": {"config": str(root / "eval.py"), **plant}}
     (root / "data.json").write_text(json.dumps(cfg))
     return root / "data.json"
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+", "#", text)
 
 
 def _planted(out: Path) -> list[dict]:
@@ -80,7 +85,12 @@ def test_planted_items_are_found_and_the_rest_is_not_contaminated(tmp_path, caps
                 assert r.label != "contaminated", (abbr, r.id)
                 if r.label == "partial":
                     assert r.document is not None and r.document.startswith("planted/"), (abbr, r.id, r.document)
-        rest = [r for r in labels if r.id not in truth]
+        # Most of the rest is clean. Not counted: items whose answer is a planted answer with other
+        # numbers (HumanEval's synthetic solutions come from a few makers that differ in a constant,
+        # "n % 5" vs "n % 7"): their answer is in the corpus but for its numbers, which is partial.
+        planted_shapes = {_shape(t.answer) for t in items if t.id in ids and len(t.answer) >= 20}
+        twins = {t.id for t in items if t.id not in truth and _shape(t.answer) in planted_shapes}
+        rest = [r for r in labels if r.id not in truth and r.id not in twins]
         assert sum(r.label == "clean" for r in rest) >= 0.75 * len(rest), abbr
 
 
