@@ -75,6 +75,7 @@ def _handler(server: JudgeServer):
             pass
 
         def _send(self, status: int, obj: dict, headers: dict | None = None) -> None:
+            self._answered()
             data = json.dumps(obj).encode()
             try:
                 self.send_response(status)
@@ -113,12 +114,20 @@ def _handler(server: JudgeServer):
                 server.requests.append(body)
                 server.in_flight += 1
                 server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            self._in_flight = True
             try:
                 if self.path == "/v1/completions" and body.get("echo") and body.get("logprobs") is not None:
                     self._score(body)
                 else:
                     self._complete(body)
             finally:
+                self._answered()
+
+        def _answered(self) -> None:
+            """A request is in flight from its arrival until its answer starts: once the answer is
+            written the client may send its next request before this thread gets the CPU back."""
+            if getattr(self, "_in_flight", False):
+                self._in_flight = False
                 with server._lock:
                     server.in_flight -= 1
 
