@@ -62,7 +62,7 @@ def ray_head():
     try:
         yield f"127.0.0.1:{port}", head.pid
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
+        os.killpg(head.pid, signal.SIGINT)  # `ray start --block` ignores SIGTERM; on SIGINT it stops all within a second
         try:
             head.wait(timeout=30)
         except subprocess.TimeoutExpired:
