@@ -106,14 +106,18 @@ def test_rows_joining_midway_equal_each_prompt_alone(uneven, monkeypatch):
             assert c.text == tok.decode(out[:eos], skip_special_tokens=True)
 
 
-def _step_logits(backend, prompts, monkeypatch, *, llama_step: bool) -> tuple[list[torch.Tensor], list[Completion]]:
-    """Every decode step's logits (and prefills'), with or without ``hf_llama_step``."""
+def _step_logits(backend, prompts, monkeypatch, *, llama_step: bool,
+                 packed: bool = False) -> tuple[list[torch.Tensor], list[Completion]]:
+    """Every decode step's logits (and prefills'), with or without ``hf_llama_step``, its weight
+    products as the model computes them or packed for oneDNN."""
     seen: list[torch.Tensor] = []
     real_advance, real_supports = hf_generate._Decoder._advance, hf_llama_step.supports
+    real_available = hf_llama_step.PackedLinears.available
     with monkeypatch.context() as m:
         m.setattr(hf_generate._Decoder, "_advance", lambda self, rows, logits: (
             seen.append(logits.clone()), real_advance(self, rows, logits))[1])
         m.setattr(hf_llama_step, "supports", real_supports if llama_step else lambda model: False)
+        m.setattr(hf_llama_step.PackedLinears, "available", staticmethod(real_available if packed else lambda model: False))
         return seen, _decode(backend, prompts, 40, slots=3)
 
 
@@ -136,6 +140,45 @@ def test_the_llama_decode_step_gives_the_models_logits_bit_for_bit(uneven, monke
         type("Norm", (), {"weight": norm.weight, "variance_epsilon": 2 * norm.variance_epsilon})(), hidden))
     broken, _ = _step_logits(uneven, prompts, monkeypatch, llama_step=True)
     assert not all(torch.equal(a, b) for a, b in zip(broken, plain))
+
+
+def test_packed_weight_products_change_logits_by_rounding_only(uneven, monkeypatch):
+    """The decode step's products through oneDNN's packed weights (the default where available):
+    each product within float32 rounding of F.linear's, every step's logits too, the same
+    completions. Products off by 1e-4 are caught."""
+    model = uneven.model
+    assert hf_llama_step.PackedLinears.available(model)
+    packed = hf_llama_step.PackedLinears(model, 3)
+    x = torch.randn(3, 1, model.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    for proj in (model.model.layers[0].self_attn.q_proj, model.model.layers[0].mlp.up_proj, model.lm_head):
+        assert torch.allclose(packed(proj, x), hf_llama_step.plain_linear(proj, x), rtol=1e-5, atol=1e-5)
+    prompts = [uneven.tokenizer(p)["input_ids"] for p in _prompts(7)]
+    created: list[int] = []
+    real_init = hf_llama_step.PackedLinears.__init__
+    with monkeypatch.context() as m:
+        m.setattr(hf_llama_step.PackedLinears, "__init__", lambda self, *a: (created.append(1), real_init(self, *a))[1])
+        fast, fast_completions = _step_logits(uneven, prompts, monkeypatch, llama_step=True, packed=True)
+    plain, plain_completions = _step_logits(uneven, prompts, monkeypatch, llama_step=True)
+    assert created and len(fast) == len(plain) and fast_completions == plain_completions
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in zip(fast, plain))
+    real_call = hf_llama_step.PackedLinears.__call__
+    monkeypatch.setattr(hf_llama_step.PackedLinears, "__call__", lambda self, layer, x: real_call(self, layer, x) + 1e-4)
+    broken, _ = _step_logits(uneven, prompts, monkeypatch, llama_step=True, packed=True)
+    assert not all(torch.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in zip(broken, plain))
+
+
+def test_weights_are_packed_only_in_float32_on_the_cpu_below_a_fixed_size(uneven, monkeypatch):
+    """Packing copies the weights: a fixed size limit (not the machine's free memory, so the kernel
+    and its bits are the same everywhere) and float32 only (torch already takes oneDNN for others)."""
+    model = uneven.model
+    assert hf_llama_step.PackedLinears.available(model)
+    size = sum(m.weight.numel() * 4 for m in model.modules() if type(m) is torch.nn.Linear)
+    monkeypatch.setattr(hf_llama_step, "PACK_LIMIT_BYTES", size - 1)
+    assert not hf_llama_step.PackedLinears.available(model)
+    monkeypatch.setattr(hf_llama_step, "PACK_LIMIT_BYTES", size)
+    assert hf_llama_step.PackedLinears.available(model)
+    import copy
+    assert not hf_llama_step.PackedLinears.available(copy.deepcopy(model).to(torch.bfloat16))
 
 
 def test_the_llama_decode_step_applies_to_exactly_transformers_llama(uneven):
