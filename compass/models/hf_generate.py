@@ -43,6 +43,7 @@ class _Row:
         return self.own + len(self.tokens) - 1
 
 
+@torch.inference_mode()  # no autograd graph through the steps, whoever calls it
 def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
            sampler: SeededSampler | None, eos: set[int], slots: int,
            done: Callable[[int, Completion], None]) -> None:
