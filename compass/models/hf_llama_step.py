@@ -58,8 +58,9 @@ class PackedLinears:
     """The model's ``nn.Linear`` products through oneDNN, weights packed once per decode call.
 
     On this project's AMD CPU (AVX-512), oneDNN with packed weights ran the 56 products of a 16-row
-    step of the issue-19 bench model in 10.5 ms against MKL's (``F.linear``) 14.0 ms. Its sums are ordered differently, so
-    logits differ from the forward's in the last bits (prefill and the fallback keep MKL). Only
+    step of the issue-19 bench model in 8.8-10.5 ms against MKL's (``F.linear``) 13.5-14.0 ms. Its
+    sums are ordered differently, so logits differ from the forward's in the last bits (prefill and
+    the fallback keep MKL). Only
     for float32 CPU weights (other dtypes already take oneDNN in torch) and up to
     ``PACK_LIMIT_BYTES`` of them: the packed copies live beside the weights, and a fixed limit keeps
     the kernel, and so the bits, independent of the machine's free memory."""
