@@ -2,6 +2,7 @@
 hf_slots.py): a row's completion never depends on the rows around it, whenever it joins."""
 from __future__ import annotations
 
+import copy
 import shutil
 
 import pytest
@@ -177,7 +178,6 @@ def test_weights_are_packed_only_in_float32_on_the_cpu_below_a_fixed_size(uneven
     assert not hf_llama_step.PackedLinears.available(model)
     monkeypatch.setattr(hf_llama_step, "PACK_LIMIT_BYTES", size)
     assert hf_llama_step.PackedLinears.available(model)
-    import copy
     assert not hf_llama_step.PackedLinears.available(copy.deepcopy(model).to(torch.bfloat16))
 
 

@@ -60,10 +60,9 @@ class PackedLinears:
     On this project's AMD CPU (AVX-512), oneDNN with packed weights ran the 56 products of a 16-row
     step of the issue-19 bench model in 8.8-10.5 ms against MKL's (``F.linear``) 13.5-14.0 ms. Its
     sums are ordered differently, so logits differ from the forward's in the last bits (prefill and
-    the fallback keep MKL). Only
-    for float32 CPU weights (other dtypes already take oneDNN in torch) and up to
-    ``PACK_LIMIT_BYTES`` of them: the packed copies live beside the weights, and a fixed limit keeps
-    the kernel, and so the bits, independent of the machine's free memory."""
+    the fallback keep MKL). Only for float32 CPU weights (other dtypes already take oneDNN in torch)
+    and up to ``PACK_LIMIT_BYTES`` of them: the packed copies live beside the weights, and a fixed
+    limit keeps the kernel, and so the bits, independent of the machine's free memory."""
 
     def __init__(self, model, rows: int):
         linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
