@@ -153,6 +153,10 @@ def test_packed_weight_products_change_logits_by_rounding_only(uneven, monkeypat
     x = torch.randn(3, 1, model.config.hidden_size, generator=torch.Generator().manual_seed(0))
     for proj in (model.model.layers[0].self_attn.q_proj, model.model.layers[0].mlp.up_proj, model.lm_head):
         assert torch.allclose(packed(proj, x), hf_llama_step.plain_linear(proj, x), rtol=1e-5, atol=1e-5)
+    biased = torch.nn.Sequential(torch.nn.Linear(model.config.hidden_size, 8))  # attention_bias / mlp_bias models
+    layer = biased[0]
+    assert torch.allclose(hf_llama_step.PackedLinears(biased, 3)(layer, x), hf_llama_step.plain_linear(layer, x),
+                          rtol=1e-5, atol=1e-5)
     prompts = [uneven.tokenizer(p)["input_ids"] for p in _prompts(7)]
     created: list[int] = []
     real_init = hf_llama_step.PackedLinears.__init__
