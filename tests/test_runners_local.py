@@ -14,7 +14,7 @@ import pytest
 from compass.config import RunnerCfg, load_config
 from compass.errors import CompassError
 from compass.runners import RUNNERS, Job
-from compass.runners.drive import drive
+from compass.runners.drive import Attempt, drive
 from compass.runners.heartbeat import EXIT_STALLED
 from compass.runners.local import LocalLauncher
 from compass.runners.slurm import sbatch_argv
@@ -50,6 +50,24 @@ def test_a_jobs_own_environment_reaches_its_worker(tmp_path):
               tmp_path / "env.log", env={"COMPASS_PROBE": "yes"})
     (out,) = RUNNERS["local"]([job], RunnerCfg(poll_s=0.1), max_workers=1, retry=0)
     assert out.ok
+
+
+def test_the_loop_wakes_when_a_worker_exits_not_at_the_next_poll(tmp_path):
+    """Every stage of a run waited up to ``poll_s`` (0.2 s) after its worker had exited. With a
+    minute between polls, ``wait`` must still return as soon as the second of two workers exits
+    (True: woken, not timed out), and time out (False) while both still run."""
+    launcher = LocalLauncher(poll_s=60, pass_fds=())
+    jobs = [Job(name, [sys.executable, "-c", HANG], tmp_path / f"{name}.log") for name in ("first", "second")]
+    attempts = [Attempt(job, 1, launcher.start(job, 1), None) for job in jobs]
+    try:
+        launcher.poll_s = 0.05
+        assert launcher.wait(attempts) is False  # both running: the timeout ends the wait
+        launcher.poll_s = 60
+        attempts[1].handle.proc.kill()  # the second one ends
+        assert launcher.wait(attempts) is True
+        assert launcher.poll(attempts)[1] == -signal.SIGKILL
+    finally:
+        launcher.cancel_all(attempts)
 
 
 def test_heartbeats_are_off_by_default(tmp_path):

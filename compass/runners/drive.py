@@ -13,7 +13,6 @@ import contextlib
 import logging
 import signal
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,6 +56,9 @@ class Launcher(Protocol):
 
     def poll(self, attempts: list[Attempt]) -> list[Status]:
         """The status of each attempt, in order."""
+
+    def wait(self, attempts: list[Attempt]) -> bool:
+        """Until an attempt may have finished (True) or ``poll_s`` passed (False)."""
 
     def kill(self, attempt: Attempt) -> None:
         """Stop a running attempt (it then finishes with some exit code through ``poll``)."""
@@ -118,7 +120,7 @@ def drive(jobs: list[Job], launcher: Launcher, *, max_workers: int, retry: int, 
                             finish(job, number, 1, str(exc))
                             continue
                         running.append(Attempt(job, number, handle, Heartbeat.for_job(job, heartbeat_s)))
-                time.sleep(launcher.poll_s)
+                launcher.wait(running)
                 if on_tick:
                     on_tick()
                 if running:

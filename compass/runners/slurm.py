@@ -153,6 +153,10 @@ class SlurmLauncher:
             return None
         return dict(line.strip().split("|", 1) for line in proc.stdout.splitlines() if "|" in line)
 
+    def wait(self, attempts: list[Attempt]) -> bool:
+        time.sleep(self.poll_s)
+        return False
+
     def poll(self, attempts: list[Attempt]) -> list[Status]:
         queue = self.queue()
         statuses: list[Status] = []
