@@ -20,7 +20,7 @@ from compass.plan import Shard, Task, infer_hash, plan, plan_eval
 from compass.runners import RUNNERS, Job, Outcome
 from compass.runners.local import python_module
 from compass.store import RunDir, RunLock, count_lines, read_json, write_text_atomic
-from compass.summarize import tables
+from compass.summarize import preload_report, tables
 from compass.tasks.usage import MAX_COST_ENV, CostLimitReached
 from compass.tasks.worker import EXIT_BAD_INPUT, EXIT_LIMIT
 
@@ -64,6 +64,7 @@ def run(config_file: str, opts: RunOptions) -> RunReport:
         run_dir = RunDir.create(work_dir(cfg, opts), cfg.name)
     else:
         raise CompassError(f"--mode {opts.mode}: works on an earlier run; add -r (the latest) or -r TIMESTAMP")
+    preload_report()  # while the workers run
     with run_dir.lock("compass run") as lock:
         check_resumable(run_dir, eval_tasks)                         # 4. the run accepts this config
         todo = [t for t in tasks if not predictions_complete(run_dir, t)] if infers else []

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from compass.records import Grid
 from compass.summarize import plots
@@ -49,3 +51,26 @@ def test_plots_are_deterministic():
     assert plots.scores_with_ci(["a", "b"], ["m", "n"], cells) == plots.scores_with_ci(["a", "b"], ["m", "n"], cells)
     grid = Grid([128, 1024], [0.0, 50.0], [[1.0, None], [0.0, 0.5]], [[1, 0], [1, 2]])
     assert plots.needle_heatmap({"m": grid, "n": grid}) == plots.needle_heatmap({"m": grid, "n": grid})
+
+
+def test_preloading_imports_everything_the_report_draws_with():
+    """``compass run`` imports the report's libraries while its workers run (``preload_report``):
+    in a fresh interpreter, drawing a report afterwards imports nothing more from them."""
+    code = """
+import sys, threading
+from compass.records import Grid
+from compass.summarize import plots, preload_report
+from compass.summarize.tables import Cell
+preload_report()
+for thread in threading.enumerate():
+    if thread.name == "preload-report":
+        thread.join()
+before = set(sys.modules)
+plots.scores_with_ci(["d"], ["m"], {("d", "m"): Cell(0.5, 0.3, 0.7, 10)})
+plots.needle_heatmap({"d": Grid([128], [0.0], [[1.0]], [[1]])})
+import compass.summarize.html
+late = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("matplotlib", "jinja2", "compass"))
+assert not late, late
+"""
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
