@@ -78,14 +78,13 @@ class PackedLinears(PlainLinears):
         def pack(weight: torch.Tensor) -> torch.Tensor:
             return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), rows)
 
-        groups = _input_sharing(model)
         self.stacked: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor | None, list[int]]] = {}
-        for layers in groups:
+        for layers in _input_sharing(model):
             weights = [m.weight for m in layers]
             bias = None if all(m.bias is None for m in layers) else torch.cat(
                 [m.bias.detach() if m.bias is not None else m.weight.new_zeros(m.out_features) for m in layers])
             self.stacked[tuple(map(id, layers))] = (pack(torch.cat(weights)), bias, [w.shape[0] for w in weights])
-        grouped = {id(m) for layers in groups for m in layers}
+        grouped = {id(m) for layers in _input_sharing(model) for m in layers}
         self.packed = {id(m): pack(m.weight) for m in model.modules() if type(m) is torch.nn.Linear and id(m) not in grouped}
 
     @staticmethod
