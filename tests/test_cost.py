@@ -3,11 +3,24 @@ with a higher limit ends exactly where an unlimited run does."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
+import pytest
+
+from compass import records
+from compass.config import ModelConfig
+from compass.errors import CompassError
+from compass.models.base import GenerateRequest
+from compass.models.openai_api import OpenAIModel
+from compass.records import PredictionMeta
+from compass.store import RunDir
 from compass.tasks.infer import sent_ids
+from compass.tasks.usage import Meter
 
 from helpers import compass, predictions_of, result_of, scored_of, write_config
-from judge_server import JudgeServer, unit
+from judge_server import JudgeServer, Reply, unit
+
+PRICES = {"prompt": 0.15, "completion": 0.60}  # dollars per million tokens
 
 
 def answer(prompt: str, body: dict) -> str:
@@ -55,3 +68,48 @@ def test_a_cost_limit_stops_cleanly_and_a_higher_one_finishes_the_same_run(tmp_p
     assert resumed.timing.cost_usd == full.timing.cost_usd
     assert {r.id: r.correct for r in scored_of(run, "api", "qa")} == \
         {r.id: r.correct for r in scored_of(clean, "api", "qa")}
+
+
+@pytest.mark.parametrize("table", [{"prompt": 2.5}, {"completion": 10.0}, {}])
+def test_a_price_table_names_both_sides(table):
+    """A side left out cost nothing: completion tokens were free and --max-cost stopped late."""
+    with pytest.raises(CompassError, match=r"models\[0\]\.price_per_mtok"):
+        ModelConfig(abbr="api", type="OpenAI", path="m", price_per_mtok=table).validate("models[0]")
+    ModelConfig(abbr="api", type="OpenAI", path="m", price_per_mtok={"prompt": 0, "completion": 0}).validate("m")
+
+
+def test_cost_is_what_the_total_tokens_cost_however_many_batches(tmp_path):
+    """The cost of many cheap batches (30 + 1 tokens at $0.15 / $0.60 per million: $5.1e-6 each):
+    a running sum rounded per batch to 1e-6 recorded $0.01 for 2000 of them instead of $0.0102."""
+    run_dir = RunDir.create(tmp_path / "out", "cheap")
+    cfg = ModelConfig(abbr="api", type="OpenAI", path="m", price_per_mtok=PRICES).validate("m")
+    path = run_dir.prediction_meta("api", "qa", None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records.write_record(path, PredictionMeta("hash", 2000, "ids"))
+
+    class Counted:  # what Meter reads of a backend: its running token counts
+        def __init__(self) -> None:
+            self.usage: Counter = Counter()
+
+    model = Counted()
+    meter = Meter(run_dir, cfg, model, load_s=0.0)
+    for _ in range(2000):
+        model.usage.update(prompt_tokens=30, completion_tokens=1)
+        meter.record("qa", None)
+    timing = records.read_record(path, PredictionMeta).timing
+    assert (timing.prompt_tokens, timing.completion_tokens) == (60_000, 2000)
+    assert timing.cost_usd == pytest.approx((60_000 * 0.15 + 2000 * 0.60) / 1e6, rel=1e-9)
+
+
+def test_an_answer_rejected_and_asked_again_is_still_paid_for(monkeypatch):
+    """The server bills every 200 it sends: one the client rejects and asks again for (here: a
+    completion without text) counts too, so cost and --max-cost see everything spent."""
+    monkeypatch.setattr("compass.models.openai_transport.BACKOFF_S", 0.01)
+    replies = [Reply(None), "42"]  # type: ignore[arg-type]
+    with JudgeServer(lambda prompt, body: replies.pop(0)) as server:
+        model = OpenAIModel(ModelConfig(abbr="api", type="OpenAI", path="m", api_base=server.url, chat=False,
+                                        price_per_mtok=PRICES).validate("m"))
+        (out,) = model.generate([GenerateRequest("What is 6*7?", 8)])
+        assert len(server.requests) == 2
+    assert out.text == "42" and sum(model.retries.values()) == 1
+    assert (model.usage["prompt_tokens"], model.usage["completion_tokens"]) == (2, 2)  # 1 + 1 per answer

@@ -84,10 +84,15 @@ class ModelConfig:
         for key in ("max_out_len", "max_seq_len", "batch_size", "max_batch_tokens"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise CompassError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
-        for key, value in (self.price_per_mtok or {}).items():
-            if key not in ("prompt", "completion") or value < 0:
-                raise CompassError(f"{where}.price_per_mtok.{key}: expected 'prompt' and 'completion' prices >= 0 "
-                                   f"(dollars per million tokens), got {value}")
+        if self.price_per_mtok is not None:
+            for key, value in self.price_per_mtok.items():
+                if key not in ("prompt", "completion") or value < 0:
+                    raise CompassError(f"{where}.price_per_mtok.{key}: expected 'prompt' and 'completion' prices >= 0 "
+                                       f"(dollars per million tokens), got {value}")
+            missing = [k for k in ("prompt", "completion") if k not in self.price_per_mtok]
+            if missing:  # a side left out would cost nothing, and --max-cost would stop late
+                raise CompassError(f"{where}.price_per_mtok: no '{missing[0]}' price; give both 'prompt' and "
+                                   f"'completion' (dollars per million tokens, 0 where free)")
         if self.think_tags is not None and (len(self.think_tags) != 2 or not all(t.strip() for t in self.think_tags)):
             raise CompassError(f"{where}.think_tags: expected [opening, closing] tags, e.g. ['<think>', '</think>'], "
                                f"got {self.think_tags}")

@@ -80,9 +80,8 @@ class Transport:
             try:
                 raw = resource.with_raw_response.create(**params)
                 answer = _json_object(raw.text)
-                checked = check(answer)
-                self._count_usage(answer)
-                return checked
+                self._count_usage(answer)  # billed even when check() rejects the answer and it is asked again
+                return check(answer)
             except BadAnswer as exc:
                 failure, cause = exc, exc.cause
                 lasting.append(exc.lasting)

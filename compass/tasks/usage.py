@@ -77,9 +77,10 @@ class Meter:
         infer_s = round(t.infer_s + seconds, 3)
         load = self.load_s if (dataset, part) not in self._loaded else 0.0  # once per dataset and attempt
         self._loaded.add((dataset, part))  # type: ignore[arg-type]
-        cost = t.cost_usd + cost_of(self.model_cfg, delta["prompt_tokens"], delta["completion_tokens"])
+        # From the totals, never rounded: rounding a running sum per batch lost every batch under $5e-7.
+        cost = cost_of(self.model_cfg, prompt, completion)
         timing = Timing(round(t.model_load_s + load, 3), infer_s, prompt, completion,
-                        round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0, round(cost, 6),
+                        round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0, cost,
                         t.reasoning_tokens + delta["reasoning_tokens"])
         records.write_record(path, replace(meta, retries=dict(sorted(retries.items())), timing=timing))
         if any(k.startswith("retry:") for k in delta):
