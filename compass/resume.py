@@ -9,6 +9,7 @@ for a finished one. Repair moves damaged lines to a quarantine file and keeps ev
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -87,23 +88,33 @@ def merge_shards(run_dir: RunDir, model: str, dataset: str, parts: list[str]) ->
     return True
 
 
-def repair(path: Path, infer_hash: str, dataset_ids: set[str]) -> set[str]:
+def repair(path: Path, infer_hash: str, dataset: dict[str, tuple]) -> set[str]:
     """Make a predictions file hold only valid, distinct lines of this dataset; return their ids.
 
-    Damaged lines, repeated ids and ids the dataset does not have go to the quarantine file (with
-    their line numbers); lines made with another model or prompt config are refused, since they
-    may be a different run's data that a wrong resume would destroy."""
+    ``dataset``: per sample id, what a prediction of it must repeat: ``(prompt, gold, group,
+    cluster)`` as the dataset gives them now. Damaged lines, repeated ids and ids the dataset does
+    not have go to the quarantine file (with their line numbers). Lines made with another model or
+    prompt config, or from other data (the dataset's file was edited since), are refused: they may
+    be a different run's data that a wrong resume would destroy, and mixing them with new lines
+    would score some samples against the old golds and prompts."""
     lines = records.read_log(path, Prediction)
     foreign = [p for p in lines.records if p.infer_hash != infer_hash]
     if foreign:
         raise CompassError(f"{path}: {len(foreign)} prediction(s) were made with a different model or prompt config "
                            f"(infer_hash {foreign[0].infer_hash}, this config's is {infer_hash}); start a new run "
                            f"instead of resuming this one")
+    stale = [p for p in lines.records if p.id in dataset and _as_stored(p) != dataset[p.id]]
+    if stale:
+        fields = [name for name, was, now in zip(("prompt", "gold", "group", "cluster"), _as_stored(stale[0]),
+                                                 dataset[stale[0].id]) if was != now]
+        raise CompassError(f"{path}: {len(stale)} prediction(s) no longer match the dataset (sample {stale[0].id!r}: "
+                           f"its {' and '.join(fields)} changed since it was predicted); the data changed since this "
+                           f"run started: start a new run instead of resuming this one")
     keep: list[Prediction] = []
     seen: set[str] = set()
     damaged = list(lines.damaged)
     for p in lines.records:
-        why = "repeated id" if p.id in seen else None if p.id in dataset_ids else "id not in the dataset"
+        why = "repeated id" if p.id in seen else None if p.id in dataset else "id not in the dataset"
         if why:
             damaged.append(Damaged(0, records.dumps(p), f"{why} {p.id!r}"))
             continue
@@ -113,3 +124,12 @@ def repair(path: Path, infer_hash: str, dataset_ids: set[str]) -> set[str]:
     if side is not None:
         log.warning("%s: moved %d damaged line(s) to %s; %d valid line(s) kept", path, len(damaged), side, len(keep))
     return seen
+
+
+def _as_stored(p: Prediction) -> tuple:
+    return (p.prompt, p.gold, p.group, p.cluster)
+
+
+def sample_fields(prompt: str, gold: object, group: str | None, cluster: str | None) -> tuple:
+    """What :func:`repair` compares, as a prediction line stores it (gold through JSON: lists, not tuples)."""
+    return (prompt, json.loads(json.dumps(gold)), group, cluster)

@@ -113,3 +113,24 @@ def test_an_answer_rejected_and_asked_again_is_still_paid_for(monkeypatch):
         assert len(server.requests) == 2
     assert out.text == "42" and sum(model.retries.values()) == 1
     assert (model.usage["prompt_tokens"], model.usage["completion_tokens"]) == (2, 2)  # 1 + 1 per answer
+
+
+@pytest.mark.parametrize("edit", ["gold", "question"])
+def test_a_resume_refuses_predictions_of_data_that_changed_since(tmp_path, edit):
+    """A run stopped part-way, the dataset file edited (golds corrected, or questions reworded),
+    then resumed: the kept lines would be scored against the old golds and prompts while the rest
+    get the new ones, and the result would match neither version (exit 0). The resume refuses,
+    naming the file, the sample and what changed."""
+    with JudgeServer(answer) as server:
+        config = _config(tmp_path, server, "edited")
+        assert compass("run", str(config), "--max-cost", "2.0", cwd=tmp_path).returncode == 3
+        data = tmp_path / "qa.jsonl"
+        rows = [json.loads(line) for line in data.read_text().splitlines()]
+        for row in rows:
+            row["a" if edit == "gold" else "q"] += "!"
+        data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        proc = compass("run", str(config), "-r", "--max-cost", "100", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    what = "gold" if edit == "gold" else "prompt"
+    assert "predictions/api/qa.jsonl" in proc.stderr and f"its {what} changed since it was predicted" in proc.stderr, proc.stderr
+    assert "start a new run" in proc.stderr and "Traceback" not in proc.stderr

@@ -52,7 +52,8 @@ def pending_work(task: Task, run: RunDir) -> list[Pending]:
                 continue
             items = items[shard.start:shard.stop]
         ids = [s.id for s, _ in items]
-        done = resume.repair(run.predictions(task.model.abbr, ds.abbr, part), expected, set(ids))
+        now = {s.id: resume.sample_fields(p.text, s.gold, s.group, s.cluster) for s, p in items}
+        done = resume.repair(run.predictions(task.model.abbr, ds.abbr, part), expected, now)
         meta_path = run.prediction_meta(task.model.abbr, ds.abbr, part)
         old = records.try_read_record(meta_path, PredictionMeta)
         kept = old is not None and old.infer_hash == expected  # an earlier attempt's counts still count
