@@ -66,7 +66,7 @@ def run(config_file: str, opts: RunOptions) -> RunReport:
         raise CompassError(f"--mode {opts.mode}: works on an earlier run; add -r (the latest) or -r TIMESTAMP")
     preload_report()  # while the workers run
     with run_dir.lock("compass run") as lock:
-        check_resumable(run_dir, eval_tasks)                         # 4. the run accepts this config
+        check_resumable(run_dir, tasks, eval_tasks)                  # 4. the run accepts this config
         todo = [t for t in tasks if not predictions_complete(run_dir, t)] if infers else []
         if counts is None:  # resumed: only where inference is left to do
             counts = preflight.check(cfg, todo)
@@ -136,13 +136,22 @@ def work_dir(cfg: Config, opts: RunOptions) -> Path:
     return Path(opts.work_dir or cfg.work_dir or "outputs")
 
 
-def check_resumable(run_dir: RunDir, tasks: list[Task]) -> None:
+def check_resumable(run_dir: RunDir, tasks: list[Task], eval_tasks: list[Task]) -> None:
     """A resumed run refuses, before writing anything, a config whose model or prompts differ from
-    the ones its predictions were made with (evaluation and speed settings may change)."""
+    the ones its predictions were made with (evaluation and speed settings may change), or that
+    splits a dataset into other shards."""
     from compass import records
     from compass.records import PredictionMeta
 
+    parts: dict[tuple[str, str], list[str]] = {}
     for task in tasks:
+        for ds in task.datasets:
+            shard = task.shards.get(ds.abbr)
+            parts.setdefault((task.model.abbr, ds.abbr), []).extend([shard.name] if shard else [])
+    hashes = {(t.model.abbr, ds.abbr): infer_hash(t.model, ds) for t in tasks for ds in t.datasets}
+    for (model, dataset), names in parts.items():
+        resume.check_layout(run_dir, model, dataset, hashes[(model, dataset)], names)
+    for task in eval_tasks:
         for ds in task.datasets:
             meta = records.try_read_record(run_dir.prediction_meta(task.model.abbr, ds.abbr), PredictionMeta)
             if meta is not None and meta.infer_hash != infer_hash(task.model, ds):

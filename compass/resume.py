@@ -56,6 +56,22 @@ def is_complete(run_dir: RunDir, model: str, dataset: str, infer_hash: str, part
         return False
 
 
+def check_layout(run_dir: RunDir, model: str, dataset: str, infer_hash: str, parts: list[str]) -> None:
+    """A resumed run must split a dataset into the shards it started with (``parts``; none: whole).
+    Under another split, the kept predictions would not be found: their samples predicted (and paid
+    for) again, and shard files left beside a whole one would block the merge for good."""
+    if is_complete(run_dir, model, dataset, infer_hash):
+        return
+    kept = run_dir.prediction_parts(model, dataset)
+    whole = run_dir.predictions(model, dataset).exists()
+    if set(kept) - set(parts) or (parts and whole):
+        now = ", ".join(f"part-{p}" for p in parts) or "the whole dataset in one file"
+        before = ", ".join(f"part-{p}" for p in kept) if kept else "the whole dataset in one file"
+        raise CompassError(f"{run_dir.predictions(model, dataset)}: this run predicted it as {before}, and the "
+                           f"config now splits it as {now} (the partitioner changed); resume with the partitioner "
+                           f"the run started with (see {run_dir.root / 'configs'}), or start a new run")
+
+
 def merge_shards(run_dir: RunDir, model: str, dataset: str, parts: list[str]) -> bool:
     """Once every shard of a dataset is complete, its predictions file: the shards' lines in shard
     order, with a meta file adding up theirs; then the shard files go. False while one is missing."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import glob
 import json
 import os
 import re
@@ -127,6 +128,12 @@ class RunDir:
     def predictions(self, model: str, dataset: str, part: str | None = None) -> Path:
         """The dataset's predictions, or one shard's (``part``: its sample range), until shards merge."""
         return self._file("predictions", model, dataset, f".part-{part}.jsonl" if part else ".jsonl")
+
+    def prediction_parts(self, model: str, dataset: str) -> list[str]:
+        """The shards (``part`` names) whose predictions files exist for this dataset."""
+        whole = self.predictions(model, dataset)
+        stem = whole.name[:-len(".jsonl")] + ".part-"
+        return sorted(p.name[len(stem):-len(".jsonl")] for p in whole.parent.glob(f"{glob.escape(stem)}*.jsonl"))
 
     def prediction_meta(self, model: str, dataset: str, part: str | None = None) -> Path:
         return self._file("predictions", model, dataset, f".part-{part}.meta.json" if part else ".meta.json")

@@ -27,7 +27,7 @@ def answer(prompt: str, body: dict) -> str:
     return str(int(unit(prompt) * 10))  # deterministic per question: a resumed run gets the same answers
 
 
-def _config(tmp_path, server, name):
+def _config(tmp_path, server, name, workers: int | None = None):
     data = tmp_path / "qa.jsonl"
     data.write_text("".join(json.dumps({"id": f"q{i}", "q": f"Question {i}?", "a": str(i % 10)}) + "\n"
                             for i in range(24)))
@@ -37,7 +37,9 @@ def _config(tmp_path, server, name):
                                                                          id_column="id"),
               infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer")),
               eval_cfg=dict(evaluator=dict(type="AccEvaluator")))
-    return write_config(tmp_path / f"{name}.py", [model], [ds])
+    split = {} if workers is None else {"infer": dict(partitioner=dict(type="NumWorkerPartitioner", num_worker=workers),
+                                                     runner=dict(type="LocalRunner", max_num_workers=1))}
+    return write_config(tmp_path / f"{name}.py", [model], [ds], **split)
 
 
 def test_a_cost_limit_stops_cleanly_and_a_higher_one_finishes_the_same_run(tmp_path):
@@ -134,3 +136,27 @@ def test_a_resume_refuses_predictions_of_data_that_changed_since(tmp_path, edit)
     what = "gold" if edit == "gold" else "prompt"
     assert "predictions/api/qa.jsonl" in proc.stderr and f"its {what} changed since it was predicted" in proc.stderr, proc.stderr
     assert "start a new run" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("before", "after"), [(2, 3), (None, 2), (2, None)])
+def test_a_resume_refuses_a_dataset_split_into_other_shards(tmp_path, before, after):
+    """Stopped part-way with the dataset in shards (NumWorkerPartitioner) or whole, then resumed
+    with another split: the kept predictions were not found, every sample was sent (and paid for)
+    again, and stray shard files could block the merge for good. The resume refuses; resumed with
+    the split it started with, it finishes sending only what was missing."""
+    with JudgeServer(answer) as server:
+        config = _config(tmp_path, server, "split", before)
+        assert compass("run", str(config), "--max-cost", "4.0", cwd=tmp_path).returncode == 3
+        (run,) = list((tmp_path / "outputs" / "split").iterdir())
+        events = run / "logs" / "infer"
+        sent = sorted(i for f in events.glob("*.events.jsonl") for i in sent_ids(f))
+        _config(tmp_path, server, "split", after)
+        proc = compass("run", str(config), "-r", "--max-cost", "100", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert "the partitioner changed" in proc.stderr and "predictions/api/qa.jsonl" in proc.stderr, proc.stderr
+        assert sorted(i for f in events.glob("*.events.jsonl") for i in sent_ids(f)) == sent  # nothing sent
+        _config(tmp_path, server, "split", before)
+        assert compass("run", str(config), "-r", "--max-cost", "100", cwd=tmp_path).returncode == 0
+        again = sorted(i for f in events.glob("*.events.jsonl") for i in sent_ids(f))
+    assert len(again) == len(set(again)) == 24  # each sample sent once in all
+    assert result_of(run, "api", "qa").timing.cost_usd == 24 * 0.25
