@@ -169,6 +169,16 @@ class Judgment:
 
 
 @dataclass(frozen=True)
+class JudgeUsage:
+    """What a judge model's requests for one dataset's judgments spent, added up over evaluations
+    (only ``prompt_tokens``, ``completion_tokens``, ``reasoning_tokens`` and ``cost_usd`` of ``timing``)."""
+
+    judge: str  # the judge model's abbr
+    timing: Timing = field(default_factory=Timing)
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
 class FieldCheck:
     tokens: int  # normalised tokens of the field (docs/contamination.md)
     label: Literal["clean", "partial", "contaminated"]

@@ -147,6 +147,10 @@ class RunDir:
     def judgments(self, model: str, dataset: str) -> Path:
         return self._file("judgments", model, dataset, ".jsonl")
 
+    def judge_usage(self, model: str, dataset: str) -> Path:
+        """What the judge's requests for this dataset's judgments cost (a ``Timing``'s token counts)."""
+        return self._file("judgments", model, dataset, ".usage.json")
+
     def task_file(self, task_id: str) -> Path:
         return self.root / "tasks" / f"{task_id}.json"
 

@@ -15,10 +15,10 @@ from compass.models.openai_api import OpenAIModel
 from compass.records import PredictionMeta
 from compass.store import RunDir
 from compass.tasks.infer import sent_ids
-from compass.tasks.usage import Meter
+from compass.tasks.usage import Meter, run_cost
 
 from helpers import compass, predictions_of, result_of, scored_of, write_config
-from judge_server import JudgeServer, Reply, unit
+from judge_server import JudgeServer, Reply, by_model, fixed, unit
 
 PRICES = {"prompt": 0.15, "completion": 0.60}  # dollars per million tokens
 
@@ -160,3 +160,32 @@ def test_a_resume_refuses_a_dataset_split_into_other_shards(tmp_path, before, af
         again = sorted(i for f in events.glob("*.events.jsonl") for i in sent_ids(f))
     assert len(again) == len(set(again)) == 24  # each sample sent once in all
     assert result_of(run, "api", "qa").timing.cost_usd == 24 * 0.25
+
+
+def test_a_priced_judge_counts_in_the_runs_cost_and_its_limit(tmp_path):
+    """A judge model's price was accepted and then ignored: the judge's requests were in no cost
+    and --max-cost (documented as the whole run's spending) never saw them. Candidate and judge
+    both cost $0.25 a request here: 20 answers ($5), then 20 judgments ($5) stopped at $7, and a
+    resume with a higher limit asks only the judgments still missing."""
+    data = tmp_path / "open.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "q": f"Question {i}?", "a": "ref"}) + "\n" for i in range(20)))
+    price = {"prompt": 100_000.0, "completion": 150_000.0}  # the test server counts 1 + 1 tokens a request
+    with JudgeServer(by_model({"cand": fixed("An answer."), "judge-model": fixed("Rating: [[8]]")})) as server:
+        def model(abbr: str, path: str) -> dict:
+            return dict(abbr=abbr, type="OpenAI", path=path, chat=True, max_out_len=16, batch_size=4,
+                        api_base=server.url, price_per_mtok=price)
+        ds = dict(abbr="open", type="custom", path=str(data),
+                  reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
+                  infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer")),
+                  eval_cfg=dict(evaluator=dict(type="JudgeSingleEvaluator", judge=model("judge", "judge-model"))))
+        config = write_config(tmp_path / "judged.py", [model("cand", "cand")], [ds])
+        proc = compass("run", str(config), "--max-cost", "7", cwd=tmp_path)
+        assert proc.returncode == 3 and "stopped at the cost limit" in proc.stderr, proc.stderr
+        assert server.count("cand") == 20 and server.count("judge-model") == 8  # $5 + 2 batches of $1
+        (run,) = list((tmp_path / "outputs" / "judged").iterdir())
+        assert run_cost(RunDir(run)) == 7.0
+        proc = compass("run", str(config), "-r", "--max-cost", "100", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert server.count("cand") == 20 and server.count("judge-model") == 20
+    usage = records.read_record(RunDir(run).judge_usage("cand", "open"), records.JudgeUsage)
+    assert usage.judge == "judge" and usage.timing.cost_usd == 5.0 and run_cost(RunDir(run)) == 10.0

@@ -174,6 +174,7 @@ class JudgmentCache:
 
     def __init__(self, ctx: EvalContext, judge: ModelConfig):
         self.path = ctx.run_dir.judgments(ctx.model, ctx.dataset)
+        self.run_dir, self.usage = ctx.run_dir, ctx.run_dir.judge_usage(ctx.model, ctx.dataset)
         self.judge = judge
         self.identity = without(judge, _TRANSPORT_ONLY)
 
@@ -196,12 +197,15 @@ class JudgmentCache:
 
     def _fetch(self, todo: list[tuple[str, tuple[str, str]]], cached: dict[str, str]) -> None:
         from compass import models  # here: a judge is built only when something is left to ask
+        from compass.tasks.usage import JudgeMeter
 
         judge = models.build(self.judge)
+        meter = JudgeMeter(self.run_dir, self.usage, self.judge, judge)
         size = self.judge.batch_size  # a killed evaluation loses at most one batch of judgments
         with records.Appender(self.path) as out:
             for start in range(0, len(todo), size):
                 batch = todo[start:start + size]
+                meter.check()  # the run's cost limit counts the judge's requests too
                 try:
                     texts = [_text(c) for c in judge.generate([GenerateRequest(prompt, self.judge.max_out_len)
                                                                for _, (_, prompt) in batch])]
@@ -210,6 +214,8 @@ class JudgmentCache:
                     out.append([Judgment(key, text, sid, prompt) for (key, (sid, prompt)), text in done])
                     _log_retries(judge)
                     raise partial.cause from None
+                finally:
+                    meter.record()  # what a failed batch spent still counts
                 out.append([Judgment(key, text, sid, prompt) for (key, (sid, prompt)), text in zip(batch, texts)])
                 cached.update((key, text) for (key, _), text in zip(batch, texts))
         _log_retries(judge)

@@ -1,7 +1,7 @@
 """What inference spends, kept per dataset in its meta file as it goes: time, tokens, retries and, for
-priced models, money. A run with a cost limit stops cleanly once the whole run's spending reaches
-it: the next worker batch is not sent, everything done so far stays, and ``-r`` with a higher limit
-goes on from there."""
+priced models, money (a judge model's, beside its judgments). A run with a cost limit stops cleanly
+once the whole run's spending reaches it: the next batch is not sent, everything done so far stays,
+and ``-r`` with a higher limit goes on from there."""
 from __future__ import annotations
 
 import logging
@@ -9,11 +9,12 @@ import os
 import time
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 from compass import records
 from compass.config import ModelConfig
 from compass.errors import CompassError
-from compass.records import PredictionMeta, Timing
+from compass.records import JudgeUsage, PredictionMeta, Timing
 from compass.store import RunDir
 from compass.tasks.worker import EXIT_LIMIT
 
@@ -37,9 +38,16 @@ def cost_of(model: ModelConfig, prompt_tokens: int, completion_tokens: int) -> f
 
 
 def run_cost(run_dir: RunDir) -> float:
-    """Dollars the run has spent so far, over every dataset (and shard) of every model."""
+    """Dollars the run has spent so far, over every dataset (and shard) of every model, and its judges."""
     metas = (records.try_read_record(p, PredictionMeta) for p in (run_dir.root / "predictions").glob("*/*.meta.json"))
-    return sum(m.timing.cost_usd for m in metas if m is not None)
+    judged = (records.try_read_record(p, JudgeUsage) for p in (run_dir.root / "judgments").glob("*/*.usage.json"))
+    return sum(m.timing.cost_usd for m in metas if m is not None) + sum(j.timing.cost_usd for j in judged if j is not None)
+
+
+def check_limit(run_dir: RunDir, limit: float | None) -> None:
+    if limit is not None and (spent := run_cost(run_dir)) >= limit:
+        raise CostLimitReached(f"stopped at the cost limit: ${spent:.4f} spent of ${limit:.4f} "
+                               f"(--max-cost); resume with -r and a higher --max-cost to go on")
 
 
 def max_cost() -> float | None:
@@ -57,9 +65,7 @@ class Meter:
         self._loaded: set[str] = set()
 
     def check(self) -> None:
-        if self.limit is not None and (spent := run_cost(self.run_dir)) >= self.limit:
-            raise CostLimitReached(f"stopped at the cost limit: ${spent:.4f} spent of ${self.limit:.4f} "
-                                   f"(--max-cost); resume with -r and a higher --max-cost to go on")
+        check_limit(self.run_dir, self.limit)
 
     def start(self) -> None:
         self._last, self._since = counters(self.model), time.monotonic()
@@ -86,3 +92,27 @@ class Meter:
         if any(k.startswith("retry:") for k in delta):
             log.info("%s: retried requests by cause: %s", dataset, {k[6:]: v for k, v in delta.items()
                                                                    if k.startswith("retry:")})
+
+
+class JudgeMeter:
+    """A judge model's spending on one dataset's judgments (``RunDir.judge_usage``): part of the
+    run's cost, so ``--max-cost`` stops judging as it stops inference."""
+
+    def __init__(self, run_dir: RunDir, path: Path, judge_cfg: ModelConfig, judge: object):
+        self.run_dir, self.path, self.judge_cfg, self.judge = run_dir, path, judge_cfg, judge
+        self.limit = max_cost()
+        self._last = counters(judge)
+
+    def check(self) -> None:
+        check_limit(self.run_dir, self.limit)
+
+    def record(self) -> None:
+        now = counters(self.judge)
+        delta, self._last = now - self._last, now
+        old = records.try_read_record(self.path, JudgeUsage)
+        t = old.timing if old is not None else Timing()
+        prompt, completion = t.prompt_tokens + delta["prompt_tokens"], t.completion_tokens + delta["completion_tokens"]
+        timing = replace(t, prompt_tokens=prompt, completion_tokens=completion,
+                         reasoning_tokens=t.reasoning_tokens + delta["reasoning_tokens"],
+                         cost_usd=cost_of(self.judge_cfg, prompt, completion))
+        records.write_record(self.path, JudgeUsage(self.judge_cfg.abbr, timing))
