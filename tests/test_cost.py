@@ -3,6 +3,12 @@ with a higher limit ends exactly where an unlimited run does."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -19,6 +25,7 @@ from compass.tasks.usage import Meter, run_cost
 
 from helpers import compass, predictions_of, result_of, scored_of, write_config
 from judge_server import JudgeServer, Reply, by_model, fixed, unit
+from scaleout import worker_pids
 
 PRICES = {"prompt": 0.15, "completion": 0.60}  # dollars per million tokens
 
@@ -189,3 +196,57 @@ def test_a_priced_judge_counts_in_the_runs_cost_and_its_limit(tmp_path):
         assert server.count("cand") == 20 and server.count("judge-model") == 20
     usage = records.read_record(RunDir(run).judge_usage("cand", "open"), records.JudgeUsage)
     assert usage.judge == "judge" and usage.timing.cost_usd == 5.0 and run_cost(RunDir(run)) == 10.0
+
+
+class _AnswersThenHolds:
+    """Answers the first ``n`` requests; holds later ones (answered only at the end, to a client
+    long gone) until ``go_on`` is set, from when it answers every new request at once."""
+
+    def __init__(self, n: int):
+        self.n, self.answered, self.held = n, 0, 0
+        self.go_on, self.end = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, prompt: str, body: dict) -> str:
+        with self._lock:
+            now = self.go_on.is_set() or self.answered < self.n
+            self.answered += now
+            self.held += not now
+        if not now:
+            self.end.wait(timeout=120)
+        return answer(prompt, body)
+
+
+def test_answers_paid_for_before_a_worker_is_killed_are_kept_and_counted(tmp_path):
+    """A worker killed mid-batch (the runner's heartbeat, an OOM kill) had received some answers:
+    they were neither kept (sent and paid for again by the retry) nor counted in the cost. Each
+    answer is now kept and counted as it arrives: the cost is exactly what the answers the
+    workers received cost, and no answered prompt is sent twice."""
+    server_behaviour = _AnswersThenHolds(3)
+    with JudgeServer(server_behaviour) as server:
+        config = _config(tmp_path, server, "killed")
+        text = config.read_text().replace("'batch_size': 2", "'batch_size': 4")
+        config.write_text(text + "infer = {'runner': {'type': 'LocalRunner', 'retry': 1}}\n")
+        out = tmp_path / "outputs"
+        run = subprocess.Popen([sys.executable, "-m", "compass.cli", "run", str(config), "-w", str(out)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            def lines():
+                return sum(len(p.read_text().splitlines()) for p in out.glob("*/*/predictions/api/qa.jsonl"))
+            # The worker has kept 3 answers of its batch of 4 and waits for the held one: it sends
+            # nothing more. Without keeping answers as they come, no line ever appears.
+            deadline = time.monotonic() + 60
+            while (lines() < 3 or server_behaviour.held < 1) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for pid in worker_pids(out, task="api"):
+                os.kill(pid, signal.SIGKILL)
+            server_behaviour.go_on.set()  # the runner's retry gets every answer at once
+            _, stderr = run.communicate(timeout=300)
+        finally:
+            run.kill()
+            server_behaviour.end.set()
+        prompts = Counter(server.prompts())
+    assert run.returncode == 0, stderr
+    (run_dir,) = list((out / "killed").iterdir())
+    assert result_of(run_dir, "api", "qa").timing.cost_usd == 0.25 * server_behaviour.answered
+    assert server_behaviour.answered == 24 and sum(n > 1 for n in prompts.values()) == 1  # only the held one again

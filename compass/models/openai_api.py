@@ -57,21 +57,32 @@ class OpenAIModel:
     # -- generation ---------------------------------------------------------------------------
     def generate(self, requests: list[GenerateRequest], on_done: OnDone | None = None) -> list[Completion]:
         """``num_samples`` completions per request, request by request; a greedy request (or two equal
-        ones) is sent once.
+        ones) is sent once. ``on_done(i, completions)`` as request ``i``'s last sample comes back, so
+        the worker keeps (and pays for) answers as they arrive, not when the whole batch is back.
 
         On a failure that outlasts the retries, the finished requests come back in
         ``PartialResults.done``: request index -> the list of its ``num_samples`` texts in sample
         order (a list even for one sample). A request counts as finished only when all of its
-        samples are. ``on_done`` is not called: the worker hands this backend one batch at a time."""
-        jobs = list(dict.fromkeys((req, j) for req in requests
-                                  for j in range(req.num_samples if req.temperature > 0 else 1)))
-        finished, failure = self._run_all(lambda job: self._generate_one(*job), jobs)
-        texts = {jobs[k]: text for k, text in finished.items()}
-        done: dict[int, list[Completion]] = {}
-        for i, req in enumerate(requests):
-            keys = [(req, j if req.temperature > 0 else 0) for j in range(req.num_samples)]
-            if all(key in texts for key in keys):
-                done[i] = [texts[key] for key in keys]
+        samples are."""
+        keys = [[(req, j if req.temperature > 0 else 0) for j in range(req.num_samples)] for req in requests]
+        jobs = list(dict.fromkeys(key for request_keys in keys for key in request_keys))
+        users: dict[tuple, list[int]] = {}
+        for i, request_keys in enumerate(keys):
+            for key in dict.fromkeys(request_keys):
+                users.setdefault(key, []).append(i)
+        texts: dict[tuple, Completion] = {}
+
+        def arrived(k: int, completion: Completion) -> None:
+            texts[jobs[k]] = completion
+            if on_done is None:
+                return
+            for i in users[jobs[k]]:
+                if all(key in texts for key in keys[i]):
+                    on_done(i, [texts[key] for key in keys[i]])
+
+        _, failure = self._run_all(lambda job: self._generate_one(*job), jobs, arrived)
+        done = {i: [texts[key] for key in request_keys] for i, request_keys in enumerate(keys)
+                if all(key in texts for key in request_keys)}
         if failure is None:
             return [text for i in range(len(requests)) for text in done[i]]
         raise PartialResults(done, failure) if done else failure
@@ -145,10 +156,12 @@ class OpenAIModel:
         return text.replace(key, "***") if len(key) >= 4 else text
 
     # -- concurrency --------------------------------------------------------------------------
-    def _run_all(self, fn: Callable[[T], R], items: list[T]) -> tuple[dict[int, R], BaseException | None]:
+    def _run_all(self, fn: Callable[[T], R], items: list[T], arrived: Callable[[int, R], None] | None = None
+                 ) -> tuple[dict[int, R], BaseException | None]:
         """``fn`` over ``items`` with ``batch_size`` in flight: the results by index, and the failure
-        (a ``CompassError`` before any other) if any. After the first failure, items not yet
-        started are dropped: the server is failing, or the input is; running ones finish."""
+        (a ``CompassError`` before any other) if any; ``arrived(k, result)`` in this thread as each
+        result comes. After the first failure, items not yet started are dropped: the server is
+        failing, or the input is; running ones finish."""
         done: dict[int, R] = {}
         failure: BaseException | None = None
         if not items:
@@ -162,6 +175,8 @@ class OpenAIModel:
                 error = future.exception()
                 if error is None:
                     done[futures[future]] = future.result()
+                    if arrived is not None:
+                        arrived(futures[future], done[futures[future]])
                     continue
                 if failure is None or (isinstance(error, CompassError) and not isinstance(failure, CompassError)):
                     failure = error

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,13 +111,17 @@ def _predict_dataset(task: Task, run_dir: RunDir, pending: Pending, model: Model
             meter.check()  # the run's cost limit: stop before spending more
             events.append([Event(ds.abbr, [s.id for s, _ in batch], time.time())])
             meter.start()
+            # A priced model's spending is recorded as each answer is kept, so a worker killed
+            # mid-batch (e.g. for a stalled request) has counted what it paid for.
+            spent = (lambda: meter.record(ds.abbr, pending.part)) if task.model.price_per_mtok else None
             try:
-                _infer_call(task, pending, model, batch, out, bar)
+                _infer_call(task, pending, model, batch, out, bar, spent)
             finally:
                 meter.record(ds.abbr, pending.part)  # what a failed call spent still counts
 
 
-def _infer_call(task: Task, pending: Pending, model: Model, batch: list[Item], out: records.Appender, bar) -> None:
+def _infer_call(task: Task, pending: Pending, model: Model, batch: list[Item], out: records.Appender, bar,
+                spent: Callable[[], None] | None = None) -> None:
     """One call to the model. Each prediction is written as soon as the backend reports it (a
     continuously batching backend reports each prompt as it ends), so a killed worker loses only
     the prompts still in flight; the file is fsynced once, when the call ends (not per row: that
@@ -131,6 +136,8 @@ def _infer_call(task: Task, pending: Pending, model: Model, batch: list[Item], o
         out.append([_prediction(batch[k], done[k], pending.infer_hash, seconds) for k in fresh], sync)
         written.update(fresh)
         bar.update(len(fresh))
+        if spent is not None and fresh:
+            spent()
 
     try:
         inferred = INFERENCERS[ds.infer_cfg.inferencer.type](model, batch, ds.infer_cfg.inferencer,
