@@ -92,7 +92,7 @@ def merge_shards(run_dir: RunDir, model: str, dataset: str, parts: list[str]) ->
     infer_s = round(sum(t.infer_s for t in timings), 3)
     timing = Timing(round(sum(t.model_load_s for t in timings), 3), infer_s, prompt, completion,
                     round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0,
-                    round(sum(t.cost_usd for t in timings), 6), sum(t.reasoning_tokens for t in timings))
+                    sum(t.cost_usd for t in timings), sum(t.reasoning_tokens for t in timings))
     records.write_lines(run_dir.predictions(model, dataset), lines)  # written once, whole; never rewritten
     records.write_record(run_dir.prediction_meta(model, dataset),
                          PredictionMeta(first.infer_hash, len(lines), ids_digest([p.id for p in lines]),
