@@ -116,6 +116,24 @@ def test_repeats_give_hand_computed_pass_at_k_and_majority():
     assert out.metrics["maj@4"].value == pytest.approx(2 / 3)
 
 
+def test_repeats_that_all_agree_do_not_make_a_small_dataset_certain():
+    """10 questions, each right 4 times of 4: the bootstrap over questions gave a zero-wide 95%
+    interval for avg@4, pass@k and maj@4 (the report's detectable difference 0). Repeats that agree
+    are a proportion over the 10 questions; 9 right and 1 wrong likewise."""
+    cfg = EvalCfg(EvaluatorCfg("numeric_match"), ComponentCfg("none"))
+    for right in (10, 9):
+        rows = [{"id": f"q{i}", "gold": "7", "prediction": ["7" if i < right else "8"] * 4} for i in range(10)]
+        one = score_rows([{**r, "prediction": r["prediction"][0]} for r in rows], cfg)
+        out = score_rows(rows, cfg)
+        assert one.metrics["accuracy"].ci95 == wilson(right, 10)
+        for name in ("score", "pass@1", "pass@4", "maj@4"):
+            assert out.metrics[name].ci95 == one.metrics["accuracy"].ci95, name
+    # Repeats that disagree: never narrower than all completions taken as independent.
+    rows = [{"id": f"q{i}", "gold": "7", "prediction": ["7", "7", "7", "8"]} for i in range(10)]
+    lo, hi = score_rows(rows, cfg).metrics["score"].ci95
+    assert lo <= wilson(30, 40)[0] and hi >= wilson(30, 40)[1]
+
+
 def test_clustered_interval_is_wider_when_repeats_agree_and_equal_when_independent():
     rng = random.Random(0)
 

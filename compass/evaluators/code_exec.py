@@ -16,7 +16,7 @@ from compass.evaluators.code import CheckSettings, CodeTask, check_completions
 from compass.evaluators.code.check import DEFAULT_TIMEOUT_S
 from compass.evaluators.sandbox import SandboxUnavailable
 from compass.evaluators.sandbox.pool import SANDBOX_FAILURE
-from compass.stats.intervals import bootstrap_mean, pass_at_k
+from compass.stats.intervals import pass_at_k, repeats_mean
 
 DEFAULT_K = (1, 10)  # reported where every task has at least k completions
 MIN_MEMORY_MB = 64
@@ -83,5 +83,5 @@ def _pass_at_k_metrics(passed: list[list[bool]], ev: EvaluatorCfg) -> dict[str, 
     metrics = {}
     for k in ks:
         values = [pass_at_k(len(p), sum(p), k) for p in passed]
-        metrics[f"pass@{k}"] = Metric(sum(values) / len(values), bootstrap_mean(values))
+        metrics[f"pass@{k}"] = Metric(sum(values) / len(values), repeats_mean(values, fewest))
     return metrics

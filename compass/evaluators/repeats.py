@@ -11,7 +11,7 @@ from collections import Counter
 
 from compass.config import EvaluatorCfg
 from compass.evaluators.base import Answer, EvalContext, Evaluation, Evaluator, Metric, Outcome
-from compass.stats.intervals import bootstrap_mean, pass_at_k
+from compass.stats.intervals import pass_at_k, repeats_mean
 
 
 def per_completion(evaluator: Evaluator, answers: list[Answer], cfg: EvaluatorCfg, ctx: EvalContext) -> Evaluation:
@@ -29,9 +29,9 @@ def per_completion(evaluator: Evaluator, answers: list[Answer], cfg: EvaluatorCf
     metrics = {}
     for k in sorted({1, n} - {0}):
         values = [pass_at_k(len(v), sum(v), k) for v in verdicts]
-        metrics[f"pass@{k}"] = Metric(sum(values) / len(values), bootstrap_mean(values))
+        metrics[f"pass@{k}"] = Metric(sum(values) / len(values), repeats_mean(values, n))
     majority = [_majority(a, v) for a, v in zip(answers, verdicts)]
-    metrics[f"maj@{n}"] = Metric(sum(majority) / len(majority), bootstrap_mean(majority))
+    metrics[f"maj@{n}"] = Metric(sum(majority) / len(majority), repeats_mean(majority, n))
     return Evaluation(outcomes, metrics, inner.grids)
 
 

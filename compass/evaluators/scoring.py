@@ -14,7 +14,7 @@ from compass.evaluators.base import Answer, EvalContext, Metric, Outcome
 from compass.evaluators.repeats import per_completion
 from compass.evaluators.thinking import split_thinking
 from compass.records import Grid, GroupStat, Prediction, Scored
-from compass.stats.intervals import bootstrap_mean, wilson
+from compass.stats.intervals import bootstrap_mean, repeats_mean, wilson
 
 
 @dataclass(frozen=True)
@@ -96,4 +96,7 @@ def outcome_metric(rows: list[Scored], where: str) -> tuple[str, Metric]:
     if any(binary):
         raise CompassError(f"{where}: the evaluator gave some samples a 'correct' and others a 'score'")
     scores = [float(r.score) for r in rows if r.score is not None]
+    repeats = [len(r.details["correct"]) for r in rows if isinstance(r.details.get("correct"), list)]
+    if len(repeats) == len(rows):  # avg@n of repeated completions (evaluators/repeats.py)
+        return "score", Metric(sum(scores) / len(scores), repeats_mean(scores, min(repeats)))
     return "score", Metric(sum(scores) / len(scores), bootstrap_mean(scores))
