@@ -94,6 +94,8 @@ def test_thinking_is_stripped_before_extraction_and_an_unclosed_block_is_truncat
 @pytest.mark.parametrize("text,thinking,answer,closed", [
     ("<think>a</think> b", "a", "b", True), ("plain answer", "", "plain answer", True),
     ("<think>never ends", "never ends", "", False), ("<think>a</think><think>b</think> c", "a</think><think>b", "c", True),
+    # Thinking again after an answer, never closed: no answer (not a parse of the new thoughts).
+    ("<think>guess</think> 5 <think>wait, 2+2 = 4", "wait, 2+2 = 4", "", False),
 ])
 def test_split_thinking(text, thinking, answer, closed):
     s = split_thinking(text, ["<think>", "</think>"])

@@ -15,13 +15,16 @@ class Split:
 
 def split_thinking(text: str, tags: list[str] | None) -> Split:
     """``text`` cut at the last closing tag; with no tags configured, all of it is the answer. A text
-    that opens a block without closing it has no answer; one with neither tag is all answer."""
+    that opens a block without closing it has no answer, also when the block opens after an
+    earlier one closed (the model went back to thinking and ran out of room); one with neither
+    tag is all answer."""
     if not tags:
         return Split("", text, True)
     opening, closing = tags
     end = text.rfind(closing)
-    if end >= 0:
+    if end >= 0 and opening not in text[end + len(closing):]:
         return Split(text[:end].replace(opening, "", 1).strip(), text[end + len(closing):].strip(), True)
     if opening in text:
+        text = text[end + len(closing):] if end >= 0 else text
         return Split(text.split(opening, 1)[1].strip(), "", False)
     return Split("", text, True)
