@@ -118,6 +118,17 @@ def test_repeats_give_hand_computed_pass_at_k_and_majority():
     assert out.metrics["maj@4"].value == pytest.approx(2 / 3)
 
 
+def test_majority_counts_right_answers_as_one_however_written():
+    """maj@n voted by raw text: "4", "4.0", "4.00" (all judged equal to the gold) split three ways
+    and lost to two "5"s. Right answers are one answer; wrong ones still split by text."""
+    cfg = EvalCfg(EvaluatorCfg("numeric_match"), ComponentCfg("none"))
+    rows = [{"id": "a", "gold": "4", "prediction": ["4", "4.0", "4.00", "5", "5"]},  # right 3, "5" 2: right
+            {"id": "b", "gold": "4", "prediction": ["4", "5", "5", "6", "4.0"]}]  # right 2, "5" 2: tie, first is right
+    assert score_rows(rows, cfg).metrics["maj@5"].value == 1.0
+    rows = [{"id": "c", "gold": "4", "prediction": ["5", "4", "5", "6", "4.0"]}]  # tie, the first is "5": wrong
+    assert score_rows(rows, cfg).metrics["maj@5"].value == 0.0
+
+
 def test_repeats_that_all_agree_do_not_make_a_small_dataset_certain():
     """10 questions, each right 4 times of 4: the bootstrap over questions gave a zero-wide 95%
     interval for avg@4, pass@k and maj@4 (the report's detectable difference 0). Repeats that agree

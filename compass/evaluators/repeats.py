@@ -36,8 +36,14 @@ def per_completion(evaluator: Evaluator, answers: list[Answer], cfg: EvaluatorCf
 
 
 def _majority(answer: Answer, verdicts: list[bool]) -> float:
+    """Whether the most frequent answer is right. Every right answer equals the gold, so the right
+    ones are one answer however written ("0.5", "\\frac{1}{2}"; "4", "4.0"): one vote each for the
+    same answer, never split by their text. Wrong ones are told apart by their text."""
     extracted = answer.extracted if isinstance(answer.extracted, list) else [answer.extracted]
-    counts = Counter(e.strip() for e in extracted)
+    votes = [RIGHT if ok else e.strip() for e, ok in zip(extracted, verdicts)]
+    counts = Counter(votes)
     top = max(counts.values())
-    winner = next(e for e in extracted if counts[e.strip()] == top)  # ties: the earliest completion's answer
-    return float(verdicts[extracted.index(winner)])
+    return float(next(v for v in votes if counts[v] == top) is RIGHT)  # ties: the earliest completion's answer
+
+
+RIGHT = object()  # the vote of every right answer
