@@ -113,11 +113,13 @@ def result_of(run: Path, model: str, dataset: str):
 
 
 def make_predictions(rows: list[dict]):
-    """Prediction records from plain dicts with id, prediction, gold (and optionally prompt, group)."""
+    """Prediction records from plain dicts with id, prediction, gold (and optionally prompt, group,
+    cluster, finish_reason)."""
     from compass.records import Prediction
 
     return [Prediction(id=str(r["id"]), infer_hash=r.get("infer_hash", "test"), prompt=r.get("prompt", ""),
-                       prediction=r["prediction"], gold=r["gold"], group=r.get("group"), cluster=r.get("cluster"))
+                       prediction=r["prediction"], gold=r["gold"], group=r.get("group"), cluster=r.get("cluster"),
+                       finish_reason=r.get("finish_reason"))
             for r in rows]
 
 

@@ -129,6 +129,18 @@ def test_majority_counts_right_answers_as_one_however_written():
     assert score_rows(rows, cfg).metrics["maj@5"].value == 0.0
 
 
+def test_truncation_with_repeats_is_a_share_over_questions():
+    """10 questions x 20 repeats, one question cut on every repeat vs three: the interval over 200
+    completions (as if independent) made the gate say truncation changed. Over questions the
+    intervals are Wilson's of 1/10 and 3/10, which overlap."""
+    cfg = EvalCfg(EvaluatorCfg("numeric_match"), ComponentCfg("none"))
+    for cut in (1, 3):
+        rows = [{"id": f"q{i}", "gold": "7", "prediction": ["7"] * 20,
+                 "finish_reason": ["length" if i < cut else "stop"] * 20} for i in range(10)]
+        truncated = score_rows(rows, cfg).metrics["truncated"]
+        assert (truncated.value, truncated.ci95) == (cut / 10, wilson(cut, 10))
+
+
 def test_repeats_that_all_agree_do_not_make_a_small_dataset_certain():
     """10 questions, each right 4 times of 4: the bootstrap over questions gave a zero-wide 95%
     interval for avg@4, pass@k and maj@4 (the report's detectable difference 0). Repeats that agree

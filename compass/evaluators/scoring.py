@@ -66,13 +66,19 @@ def _texts(p: Prediction) -> list[str]:
 
 def truncation(predictions: list[Prediction], unclosed: list[list[bool]]) -> dict[str, Metric]:
     """``truncated``: the share of generated completions cut by the length cap (or whose thinking never
-    closed), with its Wilson interval; absent when nothing says how completions ended (log-likelihood)."""
-    ended = [(reason, u) for p, us in zip(predictions, unclosed) if p.finish_reason is not None
-             for reason, u in zip(p.finish_reason if isinstance(p.finish_reason, list) else [p.finish_reason], us)]
+    closed), with its Wilson interval, or with repeats one over questions (``repeats_mean``: the
+    completions of a question are not independent); absent when nothing says how completions ended
+    (log-likelihood)."""
+    per_question = [[reason == "length" or u for reason, u in zip(
+        p.finish_reason if isinstance(p.finish_reason, list) else [p.finish_reason], us)]
+        for p, us in zip(predictions, unclosed) if p.finish_reason is not None]
+    ended = [cut for cuts in per_question for cut in cuts]
     if not ended:
         return {}
-    k = sum(reason == "length" or u for reason, u in ended)
-    return {"truncated": Metric(k / len(ended), wilson(k, len(ended)))}
+    k, repeats = sum(ended), min(len(cuts) for cuts in per_question)
+    ci = wilson(k, len(ended)) if len(ended) == len(per_question) else \
+        repeats_mean([sum(cuts) / len(cuts) for cuts in per_question], repeats)
+    return {"truncated": Metric(k / len(ended), ci)}
 
 
 def extractor(cfg: EvalCfg):
