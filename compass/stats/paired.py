@@ -279,14 +279,19 @@ def sign_flip_min_p(n_units: int, n_perm: int = 10_000) -> float:
 
 def normal_mdd(unit_sums: np.ndarray, n: int, alpha: float, min_p: float, power: float = 0.8) -> float:
     """Minimum detectable drop for the sign-flip test: (z_{1-alpha} + z_power) * SE0, with
-    SE0 = sqrt(sum S_g^2) / n the no-change standard error of delta from the unit sums of d.
+    SE0 = sqrt(sum S_g^2) / n the no-change standard error of delta from the unit sums of d;
+    never below (z_{1-alpha} + z_power)^2 / n, the drop detectable when it is carried by a share
+    of the samples (each losing a whole point) rather than spread evenly over all of them.
+    Without that floor two runs that scored every unit alike (SE0 = 0) claimed any drop, however
+    small, detectable; for units of one binary outcome it is about the exact McNemar test's MDD.
 
     inf when the test cannot reach alpha at all (too few units for any sign pattern to count).
     """
     if n <= 0 or min_p > alpha:
         return math.inf
+    z = stats.norm.ppf(1.0 - alpha) + stats.norm.ppf(power)
     se0 = math.sqrt(float(np.sum(np.square(unit_sums)))) / n
-    return (stats.norm.ppf(1.0 - alpha) + stats.norm.ppf(power)) * se0
+    return max(z * se0, z * z / n)
 
 
 # ---------------------------------------------------------------------------------------------
