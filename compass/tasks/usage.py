@@ -37,6 +37,15 @@ def cost_of(model: ModelConfig, prompt_tokens: int, completion_tokens: int) -> f
     return (prompt_tokens * price.get("prompt", 0.0) + completion_tokens * price.get("completion", 0.0)) / 1e6
 
 
+def add_tokens(t: Timing, delta: Counter, model: ModelConfig) -> Timing:
+    """``t`` with ``delta``'s token counts added and its cost from the new totals (never a rounded
+    running sum: rounding per batch lost every batch under $5e-7)."""
+    prompt, completion = t.prompt_tokens + delta["prompt_tokens"], t.completion_tokens + delta["completion_tokens"]
+    return replace(t, prompt_tokens=prompt, completion_tokens=completion,
+                   reasoning_tokens=t.reasoning_tokens + delta["reasoning_tokens"],
+                   cost_usd=cost_of(model, prompt, completion))
+
+
 def run_cost(run_dir: RunDir) -> float:
     """Dollars the run has spent so far, over every dataset (and shard) of every model, and its judges."""
     metas = (records.try_read_record(p, PredictionMeta) for p in (run_dir.root / "predictions").glob("*/*.meta.json"))
@@ -78,16 +87,13 @@ class Meter:
         path = self.run_dir.prediction_meta(self.model_cfg.abbr, dataset, part)
         meta = records.read_record(path, PredictionMeta)
         retries = Counter(meta.retries) + Counter({k[6:]: v for k, v in delta.items() if k.startswith("retry:")})
-        t = meta.timing
-        prompt, completion = t.prompt_tokens + delta["prompt_tokens"], t.completion_tokens + delta["completion_tokens"]
+        t = add_tokens(meta.timing, delta, self.model_cfg)
         infer_s = round(t.infer_s + seconds, 3)
         load = self.load_s if (dataset, part) not in self._loaded else 0.0  # once per dataset and attempt
         self._loaded.add((dataset, part))  # type: ignore[arg-type]
-        # From the totals, never rounded: rounding a running sum per batch lost every batch under $5e-7.
-        cost = cost_of(self.model_cfg, prompt, completion)
-        timing = Timing(round(t.model_load_s + load, 3), infer_s, prompt, completion,
-                        round((prompt + completion) / infer_s, 1) if infer_s > 0 else 0.0, cost,
-                        t.reasoning_tokens + delta["reasoning_tokens"])
+        tokens = t.prompt_tokens + t.completion_tokens
+        timing = replace(t, model_load_s=round(t.model_load_s + load, 3), infer_s=infer_s,
+                         tokens_per_s=round(tokens / infer_s, 1) if infer_s > 0 else 0.0)
         records.write_record(path, replace(meta, retries=dict(sorted(retries.items())), timing=timing))
         if any(k.startswith("retry:") for k in delta):
             log.info("%s: retried requests by cause: %s", dataset, {k[6:]: v for k, v in delta.items()
@@ -110,9 +116,5 @@ class JudgeMeter:
         now = counters(self.judge)
         delta, self._last = now - self._last, now
         old = records.try_read_record(self.path, JudgeUsage)
-        t = old.timing if old is not None else Timing()
-        prompt, completion = t.prompt_tokens + delta["prompt_tokens"], t.completion_tokens + delta["completion_tokens"]
-        timing = replace(t, prompt_tokens=prompt, completion_tokens=completion,
-                         reasoning_tokens=t.reasoning_tokens + delta["reasoning_tokens"],
-                         cost_usd=cost_of(self.judge_cfg, prompt, completion))
+        timing = add_tokens(old.timing if old is not None else Timing(), delta, self.judge_cfg)
         records.write_record(self.path, JudgeUsage(self.judge_cfg.abbr, timing))
