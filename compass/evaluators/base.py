@@ -50,6 +50,9 @@ class Evaluation:
     outcomes: list[Outcome]  # one per answer, in the same order
     metrics: dict[str, Metric] = field(default_factory=dict)  # beyond the primary one (pass@k, per level)
     grids: dict[str, Grid] = field(default_factory=dict)  # tables for the report (needle: length x depth)
+    # Extra metrics that are the outcome's mean over some answers (MATH's per level): metric name ->
+    # those answers' indices. With repeats (``repeats.py``) they are redone over questions from these.
+    subsets: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
