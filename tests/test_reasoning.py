@@ -8,9 +8,11 @@ import random
 import numpy as np
 import pytest
 
-from compass.config import EvalCfg, EvaluatorCfg
+from compass.config import EvalCfg, EvaluatorCfg, ModelConfig, Thinking
 from compass.config.schema import ComponentCfg
+from compass.errors import CompassError
 from compass.evaluators.thinking import split_thinking
+from compass.schema import from_dict
 from compass.stats.intervals import bootstrap_mean, pass_at_k, wilson
 
 from helpers import REPO, compass, gsm8k_dataset, predictions_of, result_of, score_rows, scored_of, write_config
@@ -98,8 +100,71 @@ def test_thinking_is_stripped_before_extraction_and_an_unclosed_block_is_truncat
     ("<think>guess</think> 5 <think>wait, 2+2 = 4", "wait, 2+2 = 4", "", False),
 ])
 def test_split_thinking(text, thinking, answer, closed):
-    s = split_thinking(text, ["<think>", "</think>"])
+    s = split_thinking(text, Thinking(["<think>", "</think>"]))
     assert (s.thinking, s.answer, s.closed) == (thinking, answer, closed)
+
+
+@pytest.mark.parametrize("text,thinking,answer,closed", [
+    # The prompt opened the block (DeepSeek-R1's template ends with "<think>\n"): the completion
+    # starts inside it, and one without the closing tag was cut off while thinking.
+    ("a</think> b", "a", "b", True), ("cut off, perhaps 4", "cut off, perhaps 4", "", False),
+    ("<think>a</think> b", "a", "b", True),  # a model that writes the opening tag again
+    ("a</think> 5 <think>wait, 2+2 = 4", "wait, 2+2 = 4", "", False), ("", "", "", False),
+])
+def test_split_thinking_that_starts_open(text, thinking, answer, closed):
+    s = split_thinking(text, Thinking(["<think>", "</think>"], starts_open=True))
+    assert (s.thinking, s.answer, s.closed) == (thinking, answer, closed)
+
+
+# -- a template that opens the thinking block: completions hold no opening tag -------------------
+def open_thinker(prompt: str, body: dict) -> str:
+    """A DeepSeek-R1-style model behind an API: the chat template put "<think>" in the prompt, so a
+    completion is "thoughts</think>answer", or, cut off while thinking, thoughts with no tag at all."""
+    for _, question, answer, distracted, unclosed in QUESTIONS:
+        if question in prompt:
+            if unclosed:  # a right-looking guess among the unfinished thoughts
+                return f"Maybe it is {answer}, but let me check that very carefully, step after step"
+            doubt = " Perhaps the answer is 99. No." if distracted else ""
+            return f"Adding the two numbers.{doubt}</think> The answer is {answer}."
+    return "no idea"
+
+
+def test_thinking_opened_by_the_prompt_has_no_answer_until_it_closes(tmp_path):
+    """think_open: a completion cut off while thinking (no tag at all) has no answer and counts as
+    truncated; it was scored as the answer (right here, from a guess among the thoughts)."""
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "q": q, "a": a}) + "\n" for i, q, a, _, _ in QUESTIONS))
+    ds = dict(abbr="qa", type="custom", path=str(data),
+              reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
+              infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer", max_out_len=64)),
+              eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+    with JudgeServer(open_thinker) as server:
+        model = dict(abbr="r1", type="OpenAI", path="r1", api_base=server.url, chat=True, max_out_len=64,
+                     think_tags=["<think>", "</think>"], think_open=True)
+        cfg = write_config(tmp_path / "cfg.py", [model], [ds])
+        proc = compass("run", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
+    scored = {r.id: r for r in scored_of(run, "r1", "qa")}
+    assert scored["q7"].extracted == "" and not scored["q7"].correct
+    assert scored["q7"].details["unclosed_thinking"] == [True]
+    assert all(r.correct for i, r in scored.items() if i != "q7")  # the distractors stayed in the thoughts
+    result = result_of(run, "r1", "qa")
+    assert result.metrics["accuracy"] == 8 / 9 and result.metrics["truncated"] == 1 / 9
+    from compass.store import RunDir
+    from compass.summarize.drilldown import samples
+    from compass.summarize.tables import Column
+
+    rows = {r["id"]: r for r in samples([Column("r1", RunDir(run), "r1")], ["qa"])["sources"][0]["rows"]}
+    assert rows["q7"]["prediction"].startswith("(no answer") and "Maybe it is 14" in rows["q7"]["thinking"]
+    assert rows["q3"]["prediction"] == "The answer is 6." and "Perhaps the answer is 99" in rows["q3"]["thinking"]
+
+
+def test_think_open_without_think_tags_is_a_one_line_error():
+    with pytest.raises(CompassError) as err:
+        from_dict(ModelConfig, dict(abbr="r1", path="m", type="OpenAI", think_open=True), "models[0]")
+    assert str(err.value).startswith("models[0].think_open: ") and "think_tags" in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 # -- repeats: avg@n, pass@k, maj@n, clustered intervals -----------------------------------------------

@@ -19,6 +19,7 @@ from compass.config.schema import (
     SummarizerCfg,
     SummaryGroup,
     TemplateCfg,
+    Thinking,
     canonical,
     parse_range,
     stable_hash,
@@ -27,5 +28,5 @@ from compass.config.schema import (
 
 __all__ = ["ComponentCfg", "Config", "DatasetConfig", "EvalCfg", "EvaluatorCfg", "InferCfg", "InferencerCfg",
            "ModelConfig", "NeedleCfg", "PartitionerCfg", "ReaderCfg", "RetrieverCfg", "RunCfg", "RunnerCfg", "StageCfg",
-           "SummarizerCfg", "SummaryGroup", "TemplateCfg", "canonical", "load_config", "parse_range",
+           "SummarizerCfg", "SummaryGroup", "TemplateCfg", "Thinking", "canonical", "load_config", "parse_range",
            "read_python_config", "stable_hash", "without"]

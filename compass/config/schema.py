@@ -43,6 +43,17 @@ class RunCfg:
 
 
 @dataclass(frozen=True)
+class Thinking:
+    """Where a reasoning model's answer starts in its completions (from its ``think_tags`` and
+    ``think_open``): what evaluation needs of a model's thinking, the model's own or a baseline's."""
+
+    tags: list[str]  # [opening, closing]
+    # The chat template opened the block in the prompt (DeepSeek-R1: the prompt ends with "<think>\n"),
+    # so a completion starts inside it and one without the closing tag was cut off while thinking.
+    starts_open: bool = False
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     abbr: str
     path: str
@@ -59,6 +70,10 @@ class ModelConfig:
     # Reasoning models: the tags around their thinking, e.g. ["<think>", "</think>"]; the answer is
     # what follows the closing tag (the raw text stays in the predictions).
     think_tags: list[str] | None = None
+    # The chat template opens the thinking block inside the prompt: completions start in it. Set by
+    # hand, not read from the template: API servers apply theirs out of sight, and evaluation never
+    # loads a tokenizer.
+    think_open: bool = False
     price_per_mtok: dict[str, float] | None = None  # API models: dollars per million "prompt" / "completion" tokens
     stop: list[str] = field(default_factory=list)
     model_kwargs: dict = field(default_factory=dict)
@@ -96,10 +111,17 @@ class ModelConfig:
         if self.think_tags is not None and (len(self.think_tags) != 2 or not all(t.strip() for t in self.think_tags)):
             raise CompassError(f"{where}.think_tags: expected [opening, closing] tags, e.g. ['<think>', '</think>'], "
                                f"got {self.think_tags}")
+        if self.think_open and self.think_tags is None:
+            raise CompassError(f"{where}.think_open: needs think_tags, the [opening, closing] tags of the block "
+                               f"the prompt opens, e.g. ['<think>', '</think>']")
         if self.max_out_len >= self.max_seq_len and canonical(self.type, MODELS, MODEL_ALIASES, where) != "openai":
             raise CompassError(f"{where}.max_out_len: {self.max_out_len} new tokens do not fit in max_seq_len "
                                f"{self.max_seq_len} (the model's context) with any prompt")
         return replace(self, type=canonical(self.type, MODELS, MODEL_ALIASES, f"{where}.type"))
+
+    @property
+    def thinking(self) -> Thinking | None:
+        return Thinking(list(self.think_tags), self.think_open) if self.think_tags else None
 
 
 @dataclass(frozen=True)

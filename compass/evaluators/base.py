@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from compass.records import Grid, Prediction
 
 if TYPE_CHECKING:
-    from compass.config import EvaluatorCfg
+    from compass.config import EvaluatorCfg, Thinking
     from compass.store import RunDir
 
 
@@ -64,7 +64,7 @@ class EvalContext:
     model: str
     dataset: str
     extract: Callable[[str], str]  # the dataset's postprocessor (a judge applies it to a baseline's answers)
-    think_tags: list[str] | None = None  # the model's thinking delimiters: the answer follows the closing one
+    thinking: Thinking | None = None  # the model's thinking tags (and whether the prompt opens the block)
 
 
 class Evaluator(Protocol):

@@ -32,7 +32,7 @@ def score(predictions: list[Prediction], cfg: EvalCfg, ctx: EvalContext) -> Scor
         raise CompassError(f"{where}: no predictions to evaluate (the dataset is empty)")
     answers, unclosed = [], []
     for p in predictions:
-        splits = [split_thinking(x, ctx.think_tags) for x in _texts(p)]
+        splits = [split_thinking(x, ctx.thinking) for x in _texts(p)]
         extracted = [ctx.extract(s.answer) if s.closed else "" for s in splits]  # no answer inside thoughts
         answers.append(Answer(p, extracted if isinstance(p.prediction, list) else extracted[0]))
         unclosed.append([not s.closed for s in splits])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compass.config import Thinking
+
 
 @dataclass(frozen=True)
 class Split:
@@ -13,14 +15,17 @@ class Split:
     closed: bool  # False: the thinking never ended, so there is no answer
 
 
-def split_thinking(text: str, tags: list[str] | None) -> Split:
+def split_thinking(text: str, thinking: Thinking | None) -> Split:
     """``text`` cut at the last closing tag; with no tags configured, all of it is the answer. A text
     that opens a block without closing it has no answer, also when the block opens after an
     earlier one closed (the model went back to thinking and ran out of room); one with neither
-    tag is all answer."""
-    if not tags:
+    tag is all answer, unless the prompt opened the block (``starts_open``): then the text begins
+    inside it."""
+    if thinking is None:
         return Split("", text, True)
-    opening, closing = tags
+    opening, closing = thinking.tags
+    if thinking.starts_open and not text.lstrip().startswith(opening):
+        text = opening + text  # the tag the prompt ended with (a model may also write it again)
     end = text.rfind(closing)
     if end >= 0 and opening not in text[end + len(closing):]:
         return Split(text[:end].replace(opening, "", 1).strip(), text[end + len(closing):].strip(), True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from compass import records
-from compass.config import Config
+from compass.config import Config, Thinking
 from compass.evaluators.thinking import split_thinking
 from compass.records import Prediction, Scored
 from compass.schema import from_dict
@@ -62,8 +62,8 @@ def choice_labels(cfg: Config | None) -> dict[str, list[str]]:
     return {d.abbr: list(d.infer_cfg.inferencer.choices) for d in cfg.datasets} if cfg else {}
 
 
-def think_tags(cfg: Config | None, model: str) -> list[str] | None:
-    return next((m.think_tags for m in cfg.models if m.abbr == model), None) if cfg else None
+def thinking(cfg: Config | None, model: str) -> Thinking | None:
+    return next((m.thinking for m in cfg.models if m.abbr == model), None) if cfg else None
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _selected_ids(by_model: list[dict[str, _Sample]]) -> set[str]:
     return set(sorted(order, key=rank)[:MAX_SAMPLES])
 
 
-def _row(sample: _Sample, labels: list[str] | None, texts: _Texts, tags: list[str] | None = None) -> dict[str, Any]:
+def _row(sample: _Sample, labels: list[str] | None, texts: _Texts, tags: Thinking | None = None) -> dict[str, Any]:
     scored, pred = sample.scored, sample.prediction
     prompt = pred.prompt if pred else ""
     # A position outside the prompt would hide part of it: show the whole prompt as the question.
@@ -153,7 +153,7 @@ def samples(columns: list[Column], datasets: list[str]) -> dict[str, Any]:
         keep = _selected_ids([s for _, s in loaded])
         for column, by_id in loaded:
             cfg = run_config(column.run, configs)
-            labels, tags = choice_labels(cfg).get(ds), think_tags(cfg, column.model)
+            labels, tags = choice_labels(cfg).get(ds), thinking(cfg, column.model)
             chosen = sorted((s for i, s in by_id.items() if i in keep), key=lambda s: s.scored.value)
             sources.append({"model": column.name, "dataset": ds, "total": len(by_id),
                             "rows": [_row(s, labels, texts, tags) for s in chosen]})

@@ -29,7 +29,7 @@ def evaluate_dataset(task: Task, run_dir: RunDir, ds: DatasetConfig) -> Result:
     predictions = read_complete(run_dir, model, ds.abbr, infer_hash(task.model, ds))
     ordered = sorted(predictions, key=lambda p: _natural_key(p.id))
     scoring = score(ordered, ds.eval_cfg, EvalContext(run_dir, model, ds.abbr, extractor(ds.eval_cfg),
-                                                      task.model.think_tags))
+                                                      task.model.thinking))
     records.write_lines(run_dir.scored(model, ds.abbr), scoring.scored)
     meta = records.read_record(run_dir.prediction_meta(model, ds.abbr), PredictionMeta)
     result = Result(
