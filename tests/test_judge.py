@@ -11,7 +11,7 @@ import time
 import pytest
 
 from compass import records
-from compass.config import EvalCfg, ModelConfig, load_config, read_python_config
+from compass.config import EvalCfg, ModelConfig, Thinking, load_config, read_python_config
 from compass.datasets.base import LoadedDataset
 from compass.datasets.subjective import load as load_subjective
 from compass.errors import CompassError
@@ -271,6 +271,77 @@ def test_shipped_subjective_and_api_configs_validate_and_are_documented():
                 "SubjectiveDataset", "JudgeSingleEvaluator", "JudgePairwiseEvaluator", 'type="OpenAI"'):
         assert f"`{key}`" in doc, key
     assert (REPO / "docs" / "subjective.md").is_file()
+
+
+def test_an_empty_answer_loses_to_an_answer_without_asking_the_judge(tmp_path):
+    run = RunDir(tmp_path)
+    cand = write_predictions(run, "cand", {"0": "", "1": "", "2": "x+", "3": "x++"})
+    write_predictions(run, "base", {"0": "y+", "1": "", "2": "y++", "3": "y+"})
+    with JudgeServer(prefers_marked) as server:
+        result = evaluate(run, "cand", cand, dict(type="judge_pairwise", judge=judge(server), baseline="base"))
+        assert server.count() == 4  # rows 2 and 3, in both orders
+    outcomes = [r.details["outcome"] for r in result["scored"]]
+    assert outcomes == ["loss", "tie", "loss", "win"]
+    assert [r.details.get("no_answer") for r in result["scored"]] == ["model", "both", None, None]
+    assert result["scored"][0].details["judgments"] == [] and result["metrics"]["no_answer"] == 2
+
+
+# -- through compass run: a reasoning baseline's thinking is stripped before judging ----------------
+def reasoning_baseline(opened: bool):
+    """A baseline that drafts a better-looking answer ("++++") in its thoughts; on q3 it never stops
+    thinking. With ``opened`` the prompt opened the block (DeepSeek-R1's template): no opening tag."""
+    tag = "" if opened else "<think>"
+
+    def answer(prompt: str, body: dict) -> str:
+        if "Question 3?" in prompt:
+            return f"{tag}Drafting ++++ and still drafting, step after step"
+        return f"{tag}First draft ++++, too long.</think> my answer +"
+    return answer
+
+
+@pytest.mark.parametrize("opened", [False, True], ids=["tagged", "opened-by-prompt"])
+def test_a_reasoning_baselines_thinking_never_reaches_the_judge(tmp_path, opened):
+    """The baseline's answer, as ours, is what follows its thinking: its thoughts were shown to the
+    judge as its answer (and won), and a baseline cut off while thinking was judged on its thoughts."""
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Question {i}?"}) + "\n" for i in range(4)))
+    served = by_model({"cand-model": fixed("my answer ++"), "base-model": reasoning_baseline(opened),
+                       "judge-model": prefers_marked})
+    with JudgeServer(served) as server:
+        def api(abbr, path, **kw):
+            return dict(abbr=abbr, type="OpenAI", path=path, api_base=server.url, chat=True, max_out_len=32, **kw)
+
+        dataset = dict(abbr="open", type="SubjectiveDataset", path=str(questions),
+                       infer_cfg=dict(prompt_template=dict(template="{question}"), inferencer=dict(type="GenInferencer")),
+                       eval_cfg=dict(evaluator=dict(type="JudgePairwiseEvaluator", baseline="base",
+                                                    judge=api("judge", "judge-model"))))
+        base = api("base", "base-model", think_tags=["<think>", "</think>"], think_open=opened)
+        cfg = write_config(tmp_path / "judged.py", [api("cand", "cand-model"), base], [dataset])
+        planned = load_config(cfg).datasets[0].eval_cfg.evaluator.baseline_thinking
+        assert planned == Thinking(["<think>", "</think>"], starts_open=opened)
+        proc = compass("run", str(cfg), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        judged = server.prompts("judge-model")
+    assert len(judged) == 6  # q0-q2 in both orders; q3 needs no judge
+    assert all(section(p, "Response A") in ("my answer ++", "my answer +") for p in judged)
+    (run,) = list((tmp_path / "outputs" / "judged").iterdir())
+    scored = {r.id: r for r in scored_of(run, "cand", "open")}
+    assert all(scored[q].details["outcome"] == "win" for q in ("q0", "q1", "q2"))
+    assert scored["q3"].details == {"judgments": [], "verdicts": [], "outcome": "win", "no_answer": "baseline"}
+    result = result_of(run, "cand", "open")
+    assert result.metrics["win_rate"] == 1.0 and result.metrics["no_answer"] == 1
+
+
+def test_baseline_thinking_is_planned_from_the_baseline_model_not_written(tmp_path):
+    judge_model = dict(abbr="j", path="m", type="OpenAI")
+    dataset = dict(abbr="open", type="SubjectiveDataset", path="q.jsonl",
+                   infer_cfg=dict(prompt_template=dict(template="{question}"), inferencer=dict(type="GenInferencer")),
+                   eval_cfg=dict(evaluator=dict(type="judge_pairwise", baseline="base", judge=judge_model,
+                                                baseline_thinking=dict(tags=["<t>", "</t>"]))))
+    models = [dict(abbr="cand", path="c", type="OpenAI"), dict(abbr="base", path="b", type="OpenAI")]
+    with pytest.raises(CompassError) as err:
+        load_config(write_config(tmp_path / "cfg.py", models, [dataset]))
+    assert "datasets[0].eval_cfg.evaluator.baseline_thinking: " in str(err.value) and "\n" not in str(err.value)
 
 
 # -- through compass run: a killed evaluation resumes from the judgment cache ------------------------

@@ -3,6 +3,7 @@ frozen :class:`~compass.config.schema.Config`; every problem is one line naming 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from compass.config.overrides import apply_overrides
@@ -24,6 +25,23 @@ def near_miss(name: str, key: str) -> bool:
             if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
     return d[len(a)][len(b)] <= (2 if len(key) >= 8 else 1)
+
+
+def plan_baseline(ds: DatasetConfig, models: list[ModelConfig], where: str) -> DatasetConfig:
+    """A pairwise judge's baseline answers come from this same run, so the baseline is one of its
+    models; its thinking settings go into the evaluator, as an evaluation task holds only the model
+    it evaluates and the baseline's answers must be read as that model's own are."""
+    evaluator = ds.eval_cfg.evaluator
+    if evaluator.baseline is None:
+        return ds
+    model = next((m for m in models if m.abbr == evaluator.baseline), None)
+    if model is None:
+        raise CompassError(f"{where}.baseline: {evaluator.baseline!r} is not a model of this config "
+                           f"(models: {', '.join(m.abbr for m in models)})")
+    if evaluator.baseline_thinking not in (None, model.thinking):
+        raise CompassError(f"{where}.baseline_thinking: set from the baseline model's think_tags and think_open; "
+                           f"leave it out")
+    return replace(ds, eval_cfg=replace(ds.eval_cfg, evaluator=replace(evaluator, baseline_thinking=model.thinking)))
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -50,11 +68,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
             if abbr in seen:
                 raise CompassError(f"{path}: {kind}[{i}].abbr: duplicate abbr {abbr!r}")
             seen.add(abbr)
-    for i, ds in enumerate(datasets):  # a pairwise judge's baseline answers come from this same run
-        baseline = ds.eval_cfg.evaluator.baseline
-        if baseline is not None and baseline not in {m.abbr for m in models}:
-            raise CompassError(f"{path}: datasets[{i}].eval_cfg.evaluator.baseline: {baseline!r} is not a model "
-                               f"of this config (models: {', '.join(m.abbr for m in models)})")
+    datasets = [plan_baseline(ds, models, f"{path}: datasets[{i}].eval_cfg.evaluator") for i, ds in enumerate(datasets)]
     summarizer = from_dict(SummarizerCfg, raw.get("summarizer") or {}, f"{path}: summarizer")
     infer = from_dict(StageCfg, raw.get("infer") or {}, f"{path}: infer")
     partitioner = from_dict(PartitionerCfg, infer.partitioner, f"{path}: infer.partitioner")

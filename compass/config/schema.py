@@ -237,6 +237,9 @@ class EvaluatorCfg:
     judge: dict | ModelConfig | None = None
     judge_template: str | None = None  # a jinja2 judge prompt, or a built-in's name; None: the built-in
     baseline: str | None = None  # judge_pairwise: abbr of the model (same run) each answer is compared with
+    # judge_pairwise: the baseline model's thinking, planned in from its config when the config is
+    # read (an evaluation task holds only its own model), so its answers are stripped like ours.
+    baseline_thinking: Thinking | None = None
     rating_range: list[float] = field(default_factory=lambda: [1.0, 10.0])  # judge_single: lowest, highest rating
     unparseable_score: float = 0.0  # judge_single: score in [0, 1] of a judgment with no readable rating
     swap: bool = True  # judge_pairwise: ask in both orders (A/B, B/A) so the judge's position bias cancels

@@ -6,7 +6,11 @@
 - ``judge_pairwise``: the judge compares the answer with the baseline model's answer to the same
   sample (same run), asked in both orders (A/B, then B/A). A verdict counts only when both orders
   agree; otherwise the pair is a tie, so a judge that favours a position cannot move the result.
-  A row's ``score`` is 1 / 0.5 / 0 for win / tie / loss.
+  A row's ``score`` is 1 / 0.5 / 0 for win / tie / loss. The baseline's answer is read as ours is:
+  its thinking stripped (its own ``think_tags`` / ``think_open``, planned into ``baseline_thinking``),
+  then extracted. An empty answer (the thinking never closed, or nothing followed it) is no answer
+  and is not shown to the judge: it loses to an answer, and two of them tie (``no_answer`` counts
+  such rows).
 
 Every judgment is cached in ``judgments/<model>/<dataset>.jsonl`` under a hash of the judge's
 config and the prompt, appended and fsync'ed per batch like predictions: evaluating again asks the
@@ -21,6 +25,7 @@ from compass import records
 from compass.config import EvaluatorCfg, ModelConfig, stable_hash, without
 from compass.errors import CompassError, PartialResults
 from compass.evaluators.base import Answer, EvalContext, Evaluation, Metric, Outcome
+from compass.evaluators.thinking import split_thinking
 from compass.models.base import Completion, GenerateRequest
 from compass.prompts.judge_templates import compile_template
 from compass.records import Judgment, Prediction
@@ -87,22 +92,23 @@ def judge_pairwise(answers: list[Answer], ev: EvaluatorCfg, ctx: EvalContext) ->
         return Evaluation([Outcome(score=OUTCOME_SCORE["tie"], details={"outcome": "tie"}) for _ in answers],
                           _outcome_rates(["tie"] * len(answers)))
     assert ev.baseline is not None  # config validation requires it
-    baseline = _baseline_answers(ctx, ev.baseline, answers)
-    template = compile_template(ev.judge_template, "judge_pairwise", f"{ctx.dataset}: eval_cfg.evaluator.judge_template")
-    prompts = []
-    for a in answers:
-        ours, theirs = a.first, baseline[a.prediction.id]
-        orders = [(ours, theirs), (theirs, ours)] if ev.swap else [(ours, theirs)]
-        prompts += [(a.prediction.id, template.render(question=a.prediction.prompt, answer_a=x, answer_b=y,
-                                                      reference=_reference(a.prediction))) for x, y in orders]
-    judgments = JudgmentCache(ctx, _judge(ev)).ask(prompts)
+    baseline = _baseline_answers(ctx, ev, answers)
+    pairs = [(a.first, baseline[a.prediction.id]) for a in answers]
+    unanswered = [_no_answer(ours, theirs) for ours, theirs in pairs]
+    prompts = _pairwise_prompts(answers, pairs, unanswered, ev, ctx)
+    judgments = iter(JudgmentCache(ctx, _judge(ev)).ask(prompts))
     per_row = 2 if ev.swap else 1
     # Verdicts from the evaluated model's side: in the first order it is A, in the swapped one B.
     sides = [{"A": "win", "B": "loss", "tie": "tie"}, {"A": "loss", "B": "win", "tie": "tie"}]
     unreadable = consistent = both_read = first_picked = picked = 0
     outcomes, decided = [], []
-    for k in range(len(answers)):
-        texts = judgments[k * per_row:(k + 1) * per_row]
+    for missing in unanswered:
+        if missing:  # nothing to judge: an answer beats none
+            decided.append(NO_ANSWER_OUTCOME[missing])
+            outcomes.append(Outcome(score=OUTCOME_SCORE[decided[-1]], details={
+                "judgments": [], "verdicts": [], "outcome": decided[-1], "no_answer": missing}))
+            continue
+        texts = [next(judgments) for _ in range(per_row)]
         letters = [parse_verdict(t) for t in texts]
         views = [sides[i].get(letter) if letter else None for i, letter in enumerate(letters)]
         unreadable += views.count(None)
@@ -122,8 +128,31 @@ def judge_pairwise(answers: list[Answer], ev: EvaluatorCfg, ctx: EvalContext) ->
         metrics["position_consistency"] = Metric(consistent / both_read, wilson(consistent, both_read))
     if ev.swap and picked:  # 0.5 for a judge without position bias (the answers appear once in each place)
         metrics["first_position_rate"] = Metric(first_picked / picked, wilson(first_picked, picked))
-    metrics.update(_unparseable(unreadable, len(judgments)))
+    metrics.update(_unparseable(unreadable, len(prompts)))
+    k = sum(1 for m in unanswered if m)
+    metrics["no_answer"] = Metric(k, (k, k))  # rows decided without the judge (an exact count)
     return Evaluation(outcomes, metrics)
+
+
+def _pairwise_prompts(answers: list[Answer], pairs: list[tuple[str, str]], unanswered: list[str | None],
+                      ev: EvaluatorCfg, ctx: EvalContext) -> list[tuple[str, str]]:
+    """(sample id, judge prompt) for each pair with two answers: ours as A, then (swap) as B."""
+    template = compile_template(ev.judge_template, "judge_pairwise", f"{ctx.dataset}: eval_cfg.evaluator.judge_template")
+    prompts = []
+    for a, (ours, theirs), missing in zip(answers, pairs, unanswered):
+        orders = [] if missing else [(ours, theirs), (theirs, ours)] if ev.swap else [(ours, theirs)]
+        prompts += [(a.prediction.id, template.render(question=a.prediction.prompt, answer_a=x, answer_b=y,
+                                                      reference=_reference(a.prediction))) for x, y in orders]
+    return prompts
+
+
+NO_ANSWER_OUTCOME = {"model": "loss", "baseline": "win", "both": "tie"}  # by the side without an answer
+
+
+def _no_answer(ours: str, theirs: str) -> str | None:
+    """Which side of a pair has no answer to show the judge ("model", "baseline", "both"), or None."""
+    empty = (not ours.strip(), not theirs.strip())
+    return {(True, False): "model", (False, True): "baseline", (True, True): "both"}.get(empty)
 
 
 _VERDICT_BRACKETS = re.compile(r"\[\[\s*(A|B|C|(?i:tie))\s*\]\]")
@@ -150,13 +179,15 @@ def _outcome_rates(outcomes: list[str]) -> dict[str, Metric]:
     return {f"{o}_rate": Metric(k / n if n else 0.0, wilson(k, n)) for o, k in counts.items()}
 
 
-def _baseline_answers(ctx: EvalContext, baseline: str, answers: list[Answer]) -> dict[str, str]:
-    """The baseline model's answers to the same samples, from its predictions in this run, extracted
-    by the same postprocessor."""
-
+def _baseline_answers(ctx: EvalContext, ev: EvaluatorCfg, answers: list[Answer]) -> dict[str, str]:
+    """The baseline model's answers to the same samples, from its predictions in this run, read as
+    ours are: its thinking stripped (empty when it never closed), then extracted by the same
+    postprocessor."""
+    baseline = str(ev.baseline)
     path = ctx.run_dir.predictions(baseline, ctx.dataset)
     try:
-        theirs = {p.id: ctx.extract(p.prediction[0] if isinstance(p.prediction, list) else p.prediction)
+        theirs = {p.id: split_thinking(p.prediction[0] if isinstance(p.prediction, list) else p.prediction,
+                                       ev.baseline_thinking).extracted(ctx.extract)
                   for p in read_complete(ctx.run_dir, baseline, ctx.dataset)}
     except CompassError as exc:
         raise CompassError(f"baseline model {baseline!r} (it must be one of the run's models, and its inference "

@@ -33,7 +33,7 @@ def score(predictions: list[Prediction], cfg: EvalCfg, ctx: EvalContext) -> Scor
     answers, unclosed = [], []
     for p in predictions:
         splits = [split_thinking(x, ctx.thinking) for x in _texts(p)]
-        extracted = [ctx.extract(s.answer) if s.closed else "" for s in splits]  # no answer inside thoughts
+        extracted = [s.extracted(ctx.extract) for s in splits]
         answers.append(Answer(p, extracted if isinstance(p.prediction, list) else extracted[0]))
         unclosed.append([not s.closed for s in splits])
     name = cfg.evaluator.type

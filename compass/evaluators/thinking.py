@@ -3,6 +3,7 @@ block that never closes holds no answer at all (the model ran out of room), neve
 thoughts."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from compass.config import Thinking
@@ -13,6 +14,11 @@ class Split:
     thinking: str
     answer: str
     closed: bool  # False: the thinking never ended, so there is no answer
+
+    def extracted(self, extract: Callable[[str], str]) -> str:
+        """The answer through the dataset's postprocessor; empty when the thinking never ended (no
+        answer is parsed out of thoughts)."""
+        return extract(self.answer) if self.closed else ""
 
 
 def split_thinking(text: str, thinking: Thinking | None) -> Split:
