@@ -21,6 +21,7 @@ from compass.runners import RUNNERS, Job, Outcome
 from compass.runners.local import python_module
 from compass.store import RunDir, RunLock, count_lines, read_json, write_text_atomic
 from compass.summarize import preload_report, tables
+from compass.tasks import usage
 from compass.tasks.usage import MAX_COST_ENV, CostLimitReached
 from compass.tasks.worker import EXIT_BAD_INPUT, EXIT_LIMIT
 
@@ -67,6 +68,7 @@ def run(config_file: str, opts: RunOptions) -> RunReport:
     preload_report()  # while the workers run
     with run_dir.lock("compass run") as lock:
         check_resumable(run_dir, tasks, eval_tasks)                  # 4. the run accepts this config
+        reprice(run_dir, tasks)
         todo = [t for t in tasks if not predictions_complete(run_dir, t)] if infers else []
         if counts is None:  # resumed: only where inference is left to do
             counts = preflight.check(cfg, todo)
@@ -138,8 +140,8 @@ def work_dir(cfg: Config, opts: RunOptions) -> Path:
 
 def check_resumable(run_dir: RunDir, tasks: list[Task], eval_tasks: list[Task]) -> None:
     """A resumed run refuses, before writing anything, a config whose model or prompts differ from
-    the ones its predictions were made with (evaluation and speed settings may change), or that
-    splits a dataset into other shards."""
+    the ones its predictions were made with (evaluation, speed and price settings may change), or
+    that splits a dataset into other shards."""
     from compass import records
     from compass.records import PredictionMeta
 
@@ -157,6 +159,18 @@ def check_resumable(run_dir: RunDir, tasks: list[Task], eval_tasks: list[Task]) 
             if meta is not None and meta.infer_hash != infer_hash(task.model, ds):
                 raise CompassError(f"{run_dir.predictions(task.model.abbr, ds.abbr)}: predictions were made with a "
                                    f"different model or prompt config; start a new run instead of resuming this one")
+
+
+def reprice(run_dir: RunDir, tasks: list[Task]) -> None:
+    """What a resumed run spent, at each model's price now (one may have been corrected since), from
+    the recorded tokens of every dataset and shard: before any worker checks ``--max-cost``, and so
+    that finished datasets' results show it too."""
+    for task in tasks:
+        for ds in task.datasets:
+            shard = task.shards.get(ds.abbr)
+            for part in {None, shard.name if shard else None}:
+                usage.reprice(run_dir.prediction_meta(task.model.abbr, ds.abbr, part), task.model,
+                              infer_hash(task.model, ds))
 
 
 def record_config(cfg: Config, run_dir: RunDir, tasks: list[Task]) -> None:

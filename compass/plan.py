@@ -12,6 +12,9 @@ from compass.schema import from_dict
 _SPEED_ONLY = ("batch_size", "run_cfg", "device",
                # where and how an API model is reached, not what it answers
                "api_base", "api_key_env", "api_retries", "api_timeout_s")
+# Model keys that change what predictions cost, never what they are: a price corrected before -r
+# keeps them, and their recorded tokens are repriced (``compass.tasks.usage.reprice``).
+_COST_ONLY = ("price_per_mtok",)
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,18 @@ def _type_name(value):
 
 
 def infer_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
-    """Everything that determines the predictions; evaluation and speed settings are left out."""
-    return stable_hash(without(model, _SPEED_ONLY), without(dataset, ("eval_cfg", "prompt_preset")))
+    """Everything that determines the predictions; evaluation, speed and price settings are left out."""
+    return stable_hash(_model_identity(model), without(dataset, ("eval_cfg", "prompt_preset")))
 
 
 def config_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
-    return stable_hash(without(model, _SPEED_ONLY), dataset)
+    return stable_hash(_model_identity(model), dataset)
+
+
+def _model_identity(model: ModelConfig) -> dict:
+    """The model's keys that decide its predictions. Cost-only keys are blanked, not dropped, so a
+    model without a price hashes as before (its runs stay resumable across this change)."""
+    return {**without(model, _SPEED_ONLY), **dict.fromkeys(_COST_ONLY)}
 
 
 def safe_id(text: str) -> str:

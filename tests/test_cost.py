@@ -34,15 +34,16 @@ def answer(prompt: str, body: dict) -> str:
     return str(int(unit(prompt) * 10))  # deterministic per question: a resumed run gets the same answers
 
 
-def _config(tmp_path, server, name, workers: int | None = None):
+def _config(tmp_path, server, name, workers: int | None = None, template: str = "{q}", **model_keys):
     data = tmp_path / "qa.jsonl"
     data.write_text("".join(json.dumps({"id": f"q{i}", "q": f"Question {i}?", "a": str(i % 10)}) + "\n"
                             for i in range(24)))
     model = dict(abbr="api", type="OpenAI", path="m", api_base=server.url, chat=True, max_out_len=8, batch_size=2,
                  price_per_mtok={"prompt": 100_000.0, "completion": 150_000.0})  # the test server counts 1 + 1 tokens
+    model.update(model_keys)
     ds = dict(abbr="qa", type="custom", path=str(data), reader_cfg=dict(input_columns=["q"], output_column="a",
                                                                          id_column="id"),
-              infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer")),
+              infer_cfg=dict(prompt_template=dict(template=template), inferencer=dict(type="GenInferencer")),
               eval_cfg=dict(evaluator=dict(type="AccEvaluator")))
     split = {} if workers is None else {"infer": dict(partitioner=dict(type="NumWorkerPartitioner", num_worker=workers),
                                                      runner=dict(type="LocalRunner", max_num_workers=1))}
@@ -143,6 +144,63 @@ def test_a_resume_refuses_predictions_of_data_that_changed_since(tmp_path, edit)
     what = "gold" if edit == "gold" else "prompt"
     assert "predictions/api/qa.jsonl" in proc.stderr and f"its {what} changed since it was predicted" in proc.stderr, proc.stderr
     assert "start a new run" in proc.stderr and "Traceback" not in proc.stderr
+
+
+DOUBLE = {"prompt": 200_000.0, "completion": 300_000.0}  # the corrected table: $0.50 a request, was $0.25
+
+
+def _stopped(tmp_path, server, name: str, limit: str = "2.0"):
+    """A run stopped at its cost limit: the run directory, the ids sent so far, and how many were kept."""
+    config = _config(tmp_path, server, name)
+    assert compass("run", str(config), "--max-cost", limit, cwd=tmp_path).returncode == 3
+    (run,) = list((tmp_path / "outputs" / name).iterdir())
+    return run, sent_ids(run / "logs" / "infer" / "api.events.jsonl"), len(predictions_of(run, "api", "qa"))
+
+
+def test_a_price_corrected_before_resume_reprices_what_was_spent_and_goes_on(tmp_path):
+    """A price table fixed between the stop and -r made the resume refuse ("made with a different
+    model or prompt config"): the price was part of infer_hash, yet it decides no prediction. The
+    resume now keeps every prediction, sends only the missing samples, and the cost is the recorded
+    tokens at the current price: 24 requests at $0.50, none lost, none counted twice."""
+    with JudgeServer(answer) as server:
+        run, before, done = _stopped(tmp_path, server, "priced")
+        config = _config(tmp_path, server, "priced", price_per_mtok=DOUBLE)
+        proc = compass("run", str(config), "-r", "--max-cost", "100", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        after = sent_ids(run / "logs" / "infer" / "api.events.jsonl")[len(before):]
+        assert not set(after) & set(before) and len(set(after)) == 24 - done
+    timing = result_of(run, "api", "qa").timing
+    assert (timing.prompt_tokens, timing.completion_tokens) == (24, 24)
+    assert timing.cost_usd == 24 * 0.50 == run_cost(RunDir(run))
+
+
+def test_the_cost_limit_on_resume_counts_what_was_spent_at_the_corrected_price(tmp_path):
+    """Stopped at $2 with the old price, then resumed with the price doubled and a limit between
+    the old and the new value of what was spent: at the current price the limit is already reached,
+    so nothing is sent (checked against the old recorded cost, one more batch went out)."""
+    with JudgeServer(answer) as server:
+        run, before, done = _stopped(tmp_path, server, "limit")
+        config = _config(tmp_path, server, "limit", price_per_mtok=DOUBLE)
+        proc = compass("run", str(config), "-r", "--max-cost", str(0.5 * done - 0.25), cwd=tmp_path)
+        assert proc.returncode == 3, proc.stderr
+        assert f"${0.5 * done:.4f} spent" in proc.stderr, proc.stderr
+        assert sent_ids(run / "logs" / "infer" / "api.events.jsonl") == before
+    assert run_cost(RunDir(run)) == 0.5 * done
+
+
+@pytest.mark.parametrize("change", ["prompt", "model", "max_out_len"])
+def test_a_resume_still_refuses_a_change_that_alters_predictions(tmp_path, change):
+    """The price may change on -r; the prompt template, the model or its generation length may not,
+    price corrected alongside or not."""
+    with JudgeServer(answer) as server:
+        run, before, _ = _stopped(tmp_path, server, "changed")
+        keys = {"prompt": dict(template="Q: {q}"), "model": dict(path="other-model"),
+                "max_out_len": dict(max_out_len=16, price_per_mtok=DOUBLE)}[change]
+        config = _config(tmp_path, server, "changed", **keys)
+        proc = compass("run", str(config), "-r", "--max-cost", "100", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert "different model or prompt config" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert sent_ids(run / "logs" / "infer" / "api.events.jsonl") == before
 
 
 @pytest.mark.parametrize(("before", "after"), [(2, 3), (None, 2), (2, None)])

@@ -1,7 +1,8 @@
 """What inference spends, kept per dataset in its meta file as it goes: time, tokens, retries and, for
 priced models, money (a judge model's, beside its judgments). A run with a cost limit stops cleanly
 once the whole run's spending reaches it: the next batch is not sent, everything done so far stays,
-and ``-r`` with a higher limit goes on from there."""
+and ``-r`` with a higher limit goes on from there. Cost is always the recorded tokens at the
+model's price now: a price corrected before ``-r`` restates what was spent (``reprice``)."""
 from __future__ import annotations
 
 import logging
@@ -44,6 +45,20 @@ def add_tokens(t: Timing, delta: Counter, model: ModelConfig) -> Timing:
     return replace(t, prompt_tokens=prompt, completion_tokens=completion,
                    reasoning_tokens=t.reasoning_tokens + delta["reasoning_tokens"],
                    cost_usd=cost_of(model, prompt, completion))
+
+
+def reprice(path: Path, model: ModelConfig, infer_hash: str) -> None:
+    """A predictions meta file's cost at the model's current price, from its recorded token counts.
+    The price is no part of ``infer_hash``, so it may be corrected before ``-r``: what was spent is
+    then restated at the new price (tokens untouched), and ``--max-cost`` and every later batch
+    (``add_tokens``) count by that same rule."""
+    meta = records.try_read_record(path, PredictionMeta)
+    if meta is None or meta.infer_hash != infer_hash:  # not these predictions: the resume decides about them
+        return
+    cost = cost_of(model, meta.timing.prompt_tokens, meta.timing.completion_tokens)
+    if cost != meta.timing.cost_usd:
+        records.write_record(path, replace(meta, timing=replace(meta.timing, cost_usd=cost)))
+        log.info("%s: cost restated at the current price: $%.4f (was $%.4f)", path, cost, meta.timing.cost_usd)
 
 
 def run_cost(run_dir: RunDir) -> float:
