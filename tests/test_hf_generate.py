@@ -214,6 +214,57 @@ def test_the_llama_decode_step_applies_to_exactly_transformers_llama(uneven):
     assert hf_llama_step.supports(model)
 
 
+def _decode_to_cap(backend, prompts, max_new, slots, **sampling) -> tuple[list[Completion], int]:
+    """Every row runs to the cap (no EOS); the completions and the number of decode steps."""
+    done: dict[int, Completion] = {}
+    sampler = hf_generate.SeededSampler(**sampling) if sampling else None
+    with torch.inference_mode():
+        decoder = hf_generate._Decoder(backend.model, backend.tokenizer, prompts, max_new, (), sampler, set(), slots,
+                                       done.__setitem__)
+        decoder.run()
+    return [done[i] for i in range(len(prompts))], decoder.steps
+
+
+def test_rows_running_to_the_cap_share_the_slots_and_end_together(uneven, monkeypatch):
+    """Seven prompts that all run to a 24-token cap in three slots: without sharing, three rounds
+    of 24 steps, the last for one row; the last rows sharing the slots (set aside with their cache
+    columns, resumed where they stopped) take fewer steps. Every completion equals the prompt's
+    alone, greedy and sampled, so a row resumed in another slot goes on exactly where it stopped."""
+    monkeypatch.setattr(hf_generate, "SHARE_QUANTUM", 4)
+    set_aside: list[int] = []
+    real_take = SlotCache.take
+
+    def take(self, slot, own):
+        set_aside.append(own)
+        return real_take(self, slot, own)
+
+    monkeypatch.setattr(SlotCache, "take", take)
+    prompts = [uneven.tokenizer(p)["input_ids"] for p in _prompts(7)]
+    shared, steps = _decode_to_cap(uneven, prompts, 24, slots=3)
+    assert set_aside and all(c.finish_reason == "length" and c.tokens == 24 for c in shared)
+    alone = [_decode_to_cap(uneven, [p], 24, slots=1)[0][0] for p in prompts]
+    assert shared == alone and len({c.text for c in shared}) == 7
+    with monkeypatch.context() as m:
+        m.setattr(hf_generate._Decoder, "_sharing", lambda self: False)
+        unshared, rounds = _decode_to_cap(uneven, prompts, 24, slots=3)
+    # A row's first token comes from its prefill: 23 decode steps a round, 7 x 23 / 3 -> 54 shared.
+    assert unshared == shared and rounds == 3 * 23 and steps <= 55, (steps, rounds)
+    sampling = {"seeds": list(range(7)), "temperature": 1.0, "top_p": 0.9}
+    sampled, _ = _decode_to_cap(uneven, prompts, 24, slots=3, **sampling)
+    assert sampled == [_decode_to_cap(uneven, [p], 24, slots=1, seeds=[k], temperature=1.0, top_p=0.9)[0][0]
+                       for k, p in enumerate(prompts)]
+
+
+def test_rows_ending_early_keep_their_slots(uneven, monkeypatch):
+    """Rows that end at EOS after unknown numbers of tokens never share: setting the row furthest
+    ahead aside could delay the longest one, which ends the call."""
+    monkeypatch.setattr(hf_generate, "SHARE_QUANTUM", 2)
+    monkeypatch.setattr(SlotCache, "take", lambda *a: pytest.fail("a row was set aside"))
+    prompts = [uneven.tokenizer(p)["input_ids"] for p in _prompts(10)]
+    completions = _decode(uneven, prompts, 60, slots=3)
+    assert sum(c.finish_reason == "eos" for c in completions) >= len(prompts) // 2  # below 3 in 4 capped
+
+
 def test_stop_strings_and_budgets_end_rows_exactly(uneven):
     """A stop string ends a row at the token that completes it (counted, text cut before it); the
     budget ends it after exactly max_new tokens; other rows keep going."""

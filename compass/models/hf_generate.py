@@ -6,6 +6,10 @@ the next step, instead of the slot idling until the longest row of a fixed batch
 row's tokens depend only on its own prompt (and its own seed when sampling): explicit
 positions, a mask hiding every other row's columns, and a KV cache row of its own
 (``hf_slots.py``).
+
+The last rows of a call can share the slots (``_sharing``): a row is set aside with its cache
+columns and resumed later, so that rows running to the length cap end together instead of a few
+of them running alone at the end while the other slots idle.
 """
 from __future__ import annotations
 
@@ -43,6 +47,16 @@ class _Row:
         return self.own + len(self.tokens) - 1
 
 
+@dataclass
+class _Parked:
+    """A row set aside to let a row further behind have its slot, with its own cache columns."""
+    row: _Row
+    columns: list[tuple[torch.Tensor, torch.Tensor]]
+
+
+SHARE_QUANTUM = 8  # decode steps between reassigning shared slots; a swap copies a row's columns twice
+
+
 @torch.inference_mode()  # no autograd graph through the steps, whoever calls it
 def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple[str, ...],
            sampler: SeededSampler | None, eos: set[int], slots: int,
@@ -60,6 +74,8 @@ def decode(model, tokenizer, prompts: list[list[int]], max_new: int, stop: tuple
     - Longest prompts join first: joiners of one prefill have similar widths (little padding).
     - A finished row's slot is refilled at once while prompts wait; once none wait, finished rows
       leave the batch.
+    - When rows run to the length cap, the last ones share the slots so that they end together
+      (``_Decoder._sharing``).
     """
     if max_new <= 0:
         for i in range(len(prompts)):
@@ -87,14 +103,15 @@ class _Decoder:
             self.linear = hf_llama_step.PackedLinears(model, self.slots)
         self.slot_prefix = 0 if self.shared is not None else self.prefix  # prefix columns kept in each slot
         self.waiting = deque(sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i)))
+        self.parked: list[_Parked] = []  # rows set aside while sharing, at most ``slots``
+        self.finished = self.capped = self.steps = 0  # rows ended, of them at the length cap; decode steps
         self.rows: list[_Row | None] = []  # per cache slot
         self.cache: SlotCache | None = None
         self.window = 2 * max((len(s) for s in stop), default=0) + 4  # tokens enough to hold any stop string
 
     def run(self) -> None:
         while True:
-            while self.waiting and (None in self.rows or len(self.rows) < self.slots):
-                self._admit()
+            self._fill()
             if None in self.rows:  # nothing waits: finished rows leave the batch
                 keep = [s for s, row in enumerate(self.rows) if row is not None]
                 if not keep:
@@ -104,7 +121,54 @@ class _Decoder:
                 self.rows = [self.rows[s] for s in keep]
             if not self.rows:
                 return
+            if self.steps % SHARE_QUANTUM == 0 and self._sharing():
+                self._rebalance()
             self._step()
+            self.steps += 1
+
+    def _fill(self) -> None:
+        """Free slots take waiting prompts first, then set-aside rows, furthest behind first."""
+        while (self.waiting or self.parked) and (None in self.rows or len(self.rows) < self.slots):
+            if self.waiting:
+                self._admit()
+            else:
+                self._resume(min(self.parked, key=lambda p: len(p.row.tokens)))
+
+    def _sharing(self) -> bool:
+        """Whether the last rows share the slots: once every unfinished row fits in twice the
+        slots, and when at least 3 in 4 of the rows ended so far (and at least a batch's worth)
+        ran to the length cap. Then a row's remaining length is its remaining budget, and rows
+        that make progress in turn end together: 50 rows of 96 tokens in 16 slots take 300 steps
+        instead of 4 x 96 = 384, the last 96 of them for 2 rows (a step's cost hardly depends on
+        its rows on a CPU). With rows ending early (EOS, stop strings) their lengths are unknown,
+        and sharing would hold back the longest row, which ends the call: the rows keep their slots."""
+        unfinished = len(self.waiting) + len(self.parked) + sum(r is not None for r in self.rows)
+        return (bool(self.waiting or self.parked) and unfinished <= 2 * self.slots
+                and self.finished >= self.slots and 4 * self.capped >= 3 * self.finished)
+
+    def _rebalance(self) -> None:
+        """Least progress first: the rows furthest ahead are set aside for the waiting prompts and
+        set-aside rows furthest behind, pair by pair while a pair is at least a quantum apart."""
+        ahead = sorted((s for s, r in enumerate(self.rows) if r is not None),
+                       key=lambda s: -len(self.rows[s].tokens))  # type: ignore[union-attr]
+        behind = [0] * len(self.waiting) + sorted(len(p.row.tokens) for p in self.parked)
+        for slot, progress in zip(ahead, behind):
+            row = self.rows[slot]
+            assert row is not None and self.cache is not None
+            if len(row.tokens) - progress < SHARE_QUANTUM or len(self.parked) >= self.slots:
+                break
+            self.parked.append(_Parked(row, self.cache.take(slot, row.used)))
+            self.rows[slot] = None
+        self._fill()
+
+    def _resume(self, parked: _Parked) -> None:
+        """Put a set-aside row back into a free slot; it goes on exactly where it stopped."""
+        assert self.cache is not None
+        self.parked.remove(parked)
+        self.cache.fit(max([r.used for r in self.rows if r is not None] + [parked.row.used]))
+        slot = self.rows.index(None)
+        self.cache.restore(slot, parked.columns)
+        self.rows[slot] = parked.row
 
     def _admit(self) -> None:
         """Prefill waiting prompts into the free slots; pick their first tokens."""
@@ -181,6 +245,8 @@ class _Decoder:
                 elif len(row.tokens) >= self.max_new:
                     reason = "length"
             if reason is not None:
+                self.finished += 1
+                self.capped += reason == "length"
                 text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
                 self.done(row.index, Completion(cut_at_stop(text, self.stop), reason, len(row.tokens)))
                 self.rows[slot] = None

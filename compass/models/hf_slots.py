@@ -109,6 +109,17 @@ class SlotCache:
             width = source.keys.shape[2]
             layer.place(slot, source.keys[row, :, width - own:], source.values[row, :, width - own:])
 
+    def take(self, slot: int, own: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A copy of the last ``own`` columns of ``slot`` in every layer (a row set aside)."""
+        end = self.length
+        return [(layer._keys[slot, :, end - own:end].clone(), layer._values[slot, :, end - own:end].clone())
+                for layer in self.layers]
+
+    def restore(self, slot: int, columns: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Write what ``take`` copied into ``slot``, ending at the common length (after ``fit``)."""
+        for layer, (keys, values) in zip(self.layers, columns):
+            layer.place(slot, keys, values)
+
     def select(self, keep: list[int]) -> None:
         """Keep only these slots, in this order (finished rows leave once nothing waits)."""
         index = torch.tensor(keep, device=self.layers[0]._keys.device)
