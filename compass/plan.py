@@ -15,6 +15,9 @@ _SPEED_ONLY = ("batch_size", "run_cfg", "device",
 # Model keys that change what predictions cost, never what they are: a price corrected before -r
 # keeps them, and their recorded tokens are repriced (``compass.tasks.usage.reprice``).
 _COST_ONLY = ("price_per_mtok",)
+# Model keys that say how answers are read from the predictions, never what they are: dropped from
+# infer_hash (not blanked: runs made before the key existed keep their hash), so -r re-scores with them changed.
+_READING_ONLY = ("think_open",)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def _type_name(value):
 
 def infer_hash(model: ModelConfig, dataset: DatasetConfig) -> str:
     """Everything that determines the predictions; evaluation, speed and price settings are left out."""
-    return stable_hash(_model_identity(model), without(dataset, ("eval_cfg", "prompt_preset")))
+    identity = {k: v for k, v in _model_identity(model).items() if k not in _READING_ONLY}
+    return stable_hash(identity, without(dataset, ("eval_cfg", "prompt_preset")))
 
 
 def config_hash(model: ModelConfig, dataset: DatasetConfig) -> str:

@@ -8,10 +8,11 @@ import random
 import numpy as np
 import pytest
 
-from compass.config import EvalCfg, EvaluatorCfg, ModelConfig, Thinking
+from compass.config import DatasetConfig, EvalCfg, EvaluatorCfg, ModelConfig, Thinking
 from compass.config.schema import ComponentCfg
 from compass.errors import CompassError
 from compass.evaluators.thinking import split_thinking
+from compass.plan import infer_hash
 from compass.schema import from_dict
 from compass.stats.intervals import bootstrap_mean, pass_at_k, wilson
 
@@ -158,6 +159,42 @@ def test_thinking_opened_by_the_prompt_has_no_answer_until_it_closes(tmp_path):
     rows = {r["id"]: r for r in samples([Column("r1", RunDir(run), "r1")], ["qa"])["sources"][0]["rows"]}
     assert rows["q7"]["prediction"].startswith("(no answer") and "Maybe it is 14" in rows["q7"]["thinking"]
     assert rows["q3"]["prediction"] == "The answer is 6." and "Perhaps the answer is 99" in rows["q3"]["thinking"]
+
+
+def test_think_open_set_after_inference_rescores_the_run_without_asking_again(tmp_path):
+    """think_open says how completions are read, not what they are: a run made without it (its
+    cut-off thought scored as a right answer) is re-scored with it by -r, no request sent."""
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "q": q, "a": a}) + "\n" for i, q, a, _, _ in QUESTIONS))
+    ds = dict(abbr="qa", type="custom", path=str(data),
+              reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
+              infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer", max_out_len=64)),
+              eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+    with JudgeServer(open_thinker) as server:
+        model = dict(abbr="r1", type="OpenAI", path="r1", api_base=server.url, chat=True, max_out_len=64,
+                     think_tags=["<think>", "</think>"])
+        proc = compass("run", str(write_config(tmp_path / "cfg.py", [model], [ds])), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        (run,) = list((tmp_path / "outputs" / "cfg").iterdir())
+        before = result_of(run, "r1", "qa")
+        assert before.metrics["accuracy"] == 1.0 and before.metrics["truncated"] == 0.0  # the cut-off guess counted
+        cfg = write_config(tmp_path / "cfg.py", [dict(model, think_open=True)], [ds])
+        proc = compass("run", str(cfg), "-r", "-m", "eval", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert server.count() == len(QUESTIONS)  # no inference again
+    after = result_of(run, "r1", "qa")
+    assert after.metrics["accuracy"] == 8 / 9 and after.metrics["truncated"] == 1 / 9
+    assert after.infer_hash == before.infer_hash
+
+
+def test_think_open_leaves_the_infer_hash_of_runs_made_before_it_existed():
+    dataset = from_dict(DatasetConfig, dict(abbr="qa", type="custom", path="qa.jsonl", infer_cfg=dict(
+        prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer")),
+        eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"))), "datasets[0]")
+    model = dict(abbr="r1", path="r1", type="OpenAI", chat=True, think_tags=["<think>", "</think>"])
+    for think_open in (False, True):  # the hash at d8f2985, before the key existed
+        config = from_dict(ModelConfig, dict(model, think_open=think_open), "models[0]")
+        assert infer_hash(config, dataset) == "8f4e86892d18cd57"
 
 
 def test_think_open_without_think_tags_is_a_one_line_error():
