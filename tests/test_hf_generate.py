@@ -50,8 +50,8 @@ def _prompts(n: int) -> list[str]:
 
 def _before_every_pass(monkeypatch, model, before) -> None:
     """Call ``before(rows, tokens per row)`` ahead of every forward pass: prefills and decode steps
-    through the model's forward, and decode steps through ``hf_llama_step``."""
-    real_forward, real_step = model.forward, hf_llama_step.decode_step
+    through the model's forward, prefills and decode steps through ``hf_llama_step``."""
+    real_forward, real_step, real_prefill = model.forward, hf_llama_step.decode_step, hf_llama_step.prefill
 
     def forward(*args, **kwargs):
         before(*kwargs["input_ids"].shape)
@@ -61,8 +61,13 @@ def _before_every_pass(monkeypatch, model, before) -> None:
         before(*input_ids.shape)
         return real_step(model_, input_ids, *args, **kwargs)
 
+    def prefill(model_, suffixes, *args, **kwargs):
+        before(len(suffixes), max(map(len, suffixes)))
+        return real_prefill(model_, suffixes, *args, **kwargs)
+
     monkeypatch.setattr(model, "forward", forward)
     monkeypatch.setattr(hf_llama_step, "decode_step", step)
+    monkeypatch.setattr(hf_llama_step, "prefill", prefill)
 
 
 def _decode(backend, prompts: list[list[int]], max_new: int, slots: int, stop=()) -> list[Completion]:
@@ -170,6 +175,40 @@ def test_packed_weight_products_change_logits_by_rounding_only(uneven, monkeypat
     monkeypatch.setattr(hf_llama_step.PackedLinears, "__call__", lambda self, layer, x: real_call(self, layer, x) + 1e-4)
     broken, _ = _step_logits(uneven, prompts, monkeypatch, llama_step=True, packed=True)
     assert not all(torch.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in zip(broken, plain))
+
+
+def test_packed_prefill_equals_the_forward_to_rounding(uneven, monkeypatch):
+    """With packed weights, joiners' suffixes are prefilled packed (no padding) with the prefix read
+    once: every row's own keys and values and its last logits within float32 rounding of the
+    model's forward over the left-padded batch with the prefix copied per row. A causal mask
+    letting each token see the next one is caught."""
+    prompts = [uneven.tokenizer(p)["input_ids"] for p in _prompts(5)]
+
+    def both():
+        with torch.inference_mode():
+            decoder = hf_generate._Decoder(uneven.model, uneven.tokenizer, prompts, 8, (), None, set(), 5,
+                                           lambda i, c: None)
+            assert isinstance(decoder.linear, hf_llama_step.PackedLinears)
+            suffixes = [p[decoder.prefix:] for p in prompts]
+            assert len({len(s) for s in suffixes}) > 1  # rows of different widths: padding to skip
+            packed = decoder._prefill(suffixes)
+            decoder.linear = hf_llama_step.plain_linear
+            return suffixes, packed, decoder._prefill(suffixes)
+
+    def close(suffixes, packed, forward) -> bool:
+        (ours, our_logits), (theirs, their_logits) = packed, forward
+        same = torch.allclose(our_logits, their_logits, rtol=1e-5, atol=1e-5)
+        for mine, its in zip(ours.layers, theirs.layers):
+            for b, n in enumerate(map(len, suffixes)):
+                same &= torch.allclose(mine.keys[b, :, -n:], its.keys[b, :, -n:], rtol=1e-5, atol=1e-5)
+                same &= torch.allclose(mine.values[b, :, -n:], its.values[b, :, -n:], rtol=1e-5, atol=1e-5)
+        return same
+
+    assert close(*both())
+    real_attention = hf_llama_step._prefill_attention
+    monkeypatch.setattr(hf_llama_step, "_prefill_attention", lambda q, k, v, mask, prefix, scale: real_attention(
+        q, k, v, mask | torch.ones_like(mask).triu(1).tril(1), prefix, scale))
+    assert not close(*both())
 
 
 def test_weights_are_packed_only_in_float32_on_the_cpu_below_a_fixed_size(uneven, monkeypatch):
@@ -291,14 +330,12 @@ def test_each_request_is_reported_as_it_ends(uneven, monkeypatch):
     once each, with the completions the call returns, the first well before the last step."""
     requests = [GenerateRequest(p, 40) for p in _prompts(6)]
     forwards = 0
-    real_forward = uneven.model.forward
 
-    def counting(*args, **kwargs):
+    def counting(rows, width):
         nonlocal forwards
         forwards += 1
-        return real_forward(*args, **kwargs)
 
-    monkeypatch.setattr(uneven.model, "forward", counting)
+    _before_every_pass(monkeypatch, uneven.model, counting)
     reports: list[tuple[int, list[Completion], int]] = []
     returned = uneven.generate(requests, lambda i, completions: reports.append((i, completions, forwards)))
     assert sorted(i for i, _, _ in reports) == list(range(len(requests)))

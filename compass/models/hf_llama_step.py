@@ -11,6 +11,8 @@ module is exactly a class it reproduces (``supports``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from transformers.models.llama import modeling_llama as llama
@@ -112,3 +114,89 @@ def decode_step(model, input_ids: torch.Tensor, position_ids: torch.Tensor, cach
         hidden = _rms_norm(layer.post_attention_layernorm, hidden)
         hidden = residual + linear(mlp.down_proj, mlp.act_fn(linear(mlp.gate_proj, hidden)) * linear(mlp.up_proj, hidden))
     return linear(model.lm_head, _rms_norm(inner.norm, hidden))
+
+
+@dataclass
+class Columns:
+    """One layer's keys and values from ``prefill``: ``[rows, kv_heads, width, dim]``, each row's own
+    columns last (left-padded), where ``SlotCache.place`` reads them."""
+    keys: torch.Tensor
+    values: torch.Tensor
+
+
+@dataclass
+class Prefilled:
+    layers: list[Columns]
+
+
+def prefill(model, suffixes: list[list[int]], start: int, shared_prefix: list[tuple[torch.Tensor, torch.Tensor]],
+            linear) -> tuple[Prefilled, torch.Tensor]:
+    """Prompt suffixes after a shared prefix of ``start`` tokens: every row's keys and values, and
+    its last token's logits ``[rows, vocab]``.
+
+    The model's forward would take the suffixes left-padded to the longest, with the prefix's
+    cache copied for every row. Here the weight products run over the rows' tokens packed one
+    after another (no padding), and attention reads the prefix once for all rows, as the decode
+    step does. The same sums in another order: equal to rounding, so the decoder uses it with
+    ``PackedLinears`` only, never where it promises the forward's bits."""
+    inner = model.model
+    device = model.lm_head.weight.device
+    lengths = [len(s) for s in suffixes]
+    rows, width, tokens = len(suffixes), max(lengths), sum(lengths)
+    # Where each packed token sits in the left-padded [rows, width] grid that attention uses.
+    grid = torch.tensor([b * width + width - n + i for b, n in enumerate(lengths) for i in range(n)], device=device)
+    positions = torch.tensor([start + i for n in lengths for i in range(n)], device=device)
+    hidden = inner.embed_tokens(torch.tensor([t for s in suffixes for t in s], device=device))
+    cos, sin = inner.rotary_emb(hidden[None], position_ids=positions[None])
+    cos, sin = cos[0].unsqueeze(1), sin[0].unsqueeze(1)
+    columns = torch.arange(width, device=device)
+    real = columns[None, :] >= (width - torch.tensor(lengths, device=device))[:, None]  # [rows, key]
+    own_mask = real[:, None, :] & (columns[:, None] >= columns[None, :])[None]  # [rows, query, key]: causal
+    layers = []
+    for index, layer in enumerate(inner.layers):
+        attn, mlp = layer.self_attn, layer.mlp
+        residual = hidden
+        hidden = _rms_norm(layer.input_layernorm, hidden)
+        shape = (tokens, -1, attn.head_dim)
+        query = _rotate(linear(attn.q_proj, hidden).view(shape), cos, sin)
+        key = _rotate(linear(attn.k_proj, hidden).view(shape), cos, sin)
+        value = linear(attn.v_proj, hidden).view(shape)
+        key, value = _on_grid(key, grid, rows, width), _on_grid(value, grid, rows, width)
+        out = _prefill_attention(_on_grid(query, grid, rows, width), key, value, own_mask, shared_prefix[index],
+                                 attn.scaling)
+        hidden = residual + linear(attn.o_proj, out.transpose(1, 2).reshape(rows * width, -1)[grid])
+        residual = hidden
+        hidden = _rms_norm(layer.post_attention_layernorm, hidden)
+        hidden = residual + linear(mlp.down_proj, mlp.act_fn(linear(mlp.gate_proj, hidden)) * linear(mlp.up_proj, hidden))
+        layers.append(Columns(key, value))
+    last = torch.tensor(lengths, device=device).cumsum(0) - 1
+    return Prefilled(layers), linear(model.lm_head, _rms_norm(inner.norm, hidden[last]))
+
+
+def _on_grid(packed: torch.Tensor, grid: torch.Tensor, rows: int, width: int) -> torch.Tensor:
+    """``[tokens, heads, dim]`` packed -> ``[rows, heads, width, dim]`` left-padded with zeros."""
+    out = packed.new_zeros((rows * width,) + packed.shape[1:])
+    out[grid] = packed
+    return out.view(rows, width, *packed.shape[1:]).transpose(1, 2)
+
+
+def _prefill_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, own_mask: torch.Tensor,
+                       prefix: tuple[torch.Tensor, torch.Tensor], scale: float) -> torch.Tensor:
+    """``shared_prefix_attention`` for many queries per row: ``query`` ``[rows, heads, w, dim]``,
+    ``key``/``value`` ``[rows, kv_heads, w, dim]``, ``own_mask`` ``[rows, w, w]`` (True = attend),
+    ``prefix`` ``([kv_heads, p, dim], [kv_heads, p, dim])``. Returns ``[rows, heads, w, dim]``."""
+    rows, heads, w, dim = query.shape
+    kv_heads = key.shape[1]
+    group = heads // kv_heads  # query heads per key/value head, as repeat_kv pairs them
+    prefix_keys, prefix_values = prefix
+    p = prefix_keys.shape[1]
+    q = query.reshape(rows, kv_heads, group * w, dim)
+    prefix_scores = torch.matmul(q.transpose(0, 1).reshape(kv_heads, rows * group * w, dim), prefix_keys.transpose(1, 2))
+    prefix_scores = prefix_scores.reshape(kv_heads, rows, group * w, p).transpose(0, 1) * scale
+    own_scores = (torch.matmul(q, key.transpose(2, 3)) * scale).view(rows, kv_heads, group, w, w)
+    own_scores = own_scores.masked_fill(~own_mask[:, None, None], float("-inf")).view(rows, kv_heads, group * w, w)
+    weights = torch.cat([prefix_scores, own_scores], dim=-1).softmax(-1, dtype=torch.float32).to(query.dtype)
+    prefix_weights = weights[..., :p].transpose(0, 1).reshape(kv_heads, rows * group * w, p)
+    out = torch.matmul(prefix_weights, prefix_values).reshape(kv_heads, rows, group * w, dim).transpose(0, 1)
+    out = out + torch.matmul(weights[..., p:], value)
+    return out.reshape(rows, heads, w, dim)
