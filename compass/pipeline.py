@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from compass import preflight, provenance, resume
-from compass.config import Config, DatasetConfig, load_config
+from compass.config import Config, DatasetConfig, ModelConfig, load_config
 from compass.errors import CompassError, TaskFailed
 from compass.plan import Shard, Task, infer_hash, plan, plan_eval
 from compass.runners import RUNNERS, Job, Outcome
@@ -68,7 +68,7 @@ def run(config_file: str, opts: RunOptions) -> RunReport:
     preload_report()  # while the workers run
     with run_dir.lock("compass run") as lock:
         check_resumable(run_dir, tasks, eval_tasks)                  # 4. the run accepts this config
-        reprice(run_dir, tasks)
+        reprice(run_dir, tasks, eval_tasks)
         todo = [t for t in tasks if not predictions_complete(run_dir, t)] if infers else []
         if counts is None:  # resumed: only where inference is left to do
             counts = preflight.check(cfg, todo)
@@ -161,16 +161,20 @@ def check_resumable(run_dir: RunDir, tasks: list[Task], eval_tasks: list[Task]) 
                                    f"different model or prompt config; start a new run instead of resuming this one")
 
 
-def reprice(run_dir: RunDir, tasks: list[Task]) -> None:
-    """What a resumed run spent, at each model's price now (one may have been corrected since), from
-    the recorded tokens of every dataset and shard: before any worker checks ``--max-cost``, and so
-    that finished datasets' results show it too."""
+def reprice(run_dir: RunDir, tasks: list[Task], eval_tasks: list[Task]) -> None:
+    """What a resumed run spent, at each model's and judge's price now (one may have been corrected
+    since), from the recorded tokens of every dataset and shard: before any worker checks
+    ``--max-cost``, and so that finished datasets' results show it too."""
     for task in tasks:
         for ds in task.datasets:
             shard = task.shards.get(ds.abbr)
             for part in {None, shard.name if shard else None}:
                 usage.reprice(run_dir.prediction_meta(task.model.abbr, ds.abbr, part), task.model,
                               infer_hash(task.model, ds))
+    for task in eval_tasks:
+        for ds in task.datasets:
+            if isinstance(judge := ds.eval_cfg.evaluator.judge, ModelConfig):
+                usage.reprice_judge(run_dir.judge_usage(task.model.abbr, ds.abbr), judge)
 
 
 def record_config(cfg: Config, run_dir: RunDir, tasks: list[Task]) -> None:

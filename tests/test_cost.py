@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -254,6 +255,35 @@ def test_a_priced_judge_counts_in_the_runs_cost_and_its_limit(tmp_path):
         assert server.count("cand") == 20 and server.count("judge-model") == 20
     usage = records.read_record(RunDir(run).judge_usage("cand", "open"), records.JudgeUsage)
     assert usage.judge == "judge" and usage.timing.cost_usd == 5.0 and run_cost(RunDir(run)) == 10.0
+
+
+def test_a_corrected_judge_price_rebuys_no_judgment_and_restates_its_cost(tmp_path):
+    """The judge's price was part of its judgments' cache key: correcting it before -r asked (and
+    paid for) every judgment again. Now the resume re-scores with the 20 cached judgments, asks
+    none, and states their cost at the corrected price."""
+    data = tmp_path / "open.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "q": f"Question {i}?", "a": "ref"}) + "\n" for i in range(20)))
+    with JudgeServer(by_model({"cand": fixed("An answer."), "judge-model": fixed("Rating: [[8]]")})) as server:
+        def config(judge_price: dict) -> Path:
+            def model(abbr: str, path: str, price: dict | None) -> dict:
+                return dict(abbr=abbr, type="OpenAI", path=path, chat=True, max_out_len=16, batch_size=4,
+                            api_base=server.url, price_per_mtok=price)
+            ds = dict(abbr="open", type="custom", path=str(data),
+                      reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
+                      infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer")),
+                      eval_cfg=dict(evaluator=dict(type="JudgeSingleEvaluator",
+                                                   judge=model("judge", "judge-model", judge_price))))
+            return write_config(tmp_path / "judged.py", [model("cand", "cand", None)], [ds])
+
+        proc = compass("run", str(config({"prompt": 100_000.0, "completion": 150_000.0})), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        (run,) = list((tmp_path / "outputs" / "judged").iterdir())
+        assert server.count("judge-model") == 20 and run_cost(RunDir(run)) == 5.0
+        proc = compass("run", str(config({"prompt": 200_000.0, "completion": 300_000.0})), "-r", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert server.count("cand") == 20 and server.count("judge-model") == 20  # nothing asked again
+    usage = records.read_record(RunDir(run).judge_usage("cand", "open"), records.JudgeUsage)
+    assert usage.timing.cost_usd == 10.0 and run_cost(RunDir(run)) == 10.0
 
 
 class _AnswersThenHolds:

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # Judge settings that change how judgments are fetched, never what they say: kept out of the cache
 # key, so a moved server or another concurrency keeps every cached judgment.
 _TRANSPORT_ONLY = ("abbr", "api_base", "api_key_env", "api_retries", "api_timeout_s", "batch_size", "device", "run_cfg")
+# What judgments cost, never what they say: blanked in the key (unpriced judges keep theirs), so a
+# corrected price re-buys nothing; what was spent is restated at it (``JudgeMeter``).
+_COST_ONLY = ("price_per_mtok",)
 OUTCOME_SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
 
@@ -207,7 +210,7 @@ class JudgmentCache:
         self.path = ctx.run_dir.judgments(ctx.model, ctx.dataset)
         self.run_dir, self.usage = ctx.run_dir, ctx.run_dir.judge_usage(ctx.model, ctx.dataset)
         self.judge = judge
-        self.identity = without(judge, _TRANSPORT_ONLY)
+        self.identity = {**without(judge, _TRANSPORT_ONLY), **dict.fromkeys(_COST_ONLY)}
 
     def key(self, prompt: str) -> str:
         return stable_hash(self.identity, prompt)

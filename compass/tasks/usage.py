@@ -61,6 +61,15 @@ def reprice(path: Path, model: ModelConfig, infer_hash: str) -> None:
         log.info("%s: cost restated at the current price: $%.4f (was $%.4f)", path, cost, meta.timing.cost_usd)
 
 
+def reprice_judge(path: Path, judge: ModelConfig) -> None:
+    """A judge's spending on one dataset at its current price: the price is no part of the
+    judgments' cache keys, so it may be corrected before ``-r``, which then re-buys nothing."""
+    old = records.try_read_record(path, JudgeUsage)
+    if old is not None and old.timing != (now := add_tokens(old.timing, Counter(), judge)):
+        records.write_record(path, JudgeUsage(old.judge, now))
+        log.info("%s: cost restated at the current price: $%.4f (was $%.4f)", path, now.cost_usd, old.timing.cost_usd)
+
+
 def run_cost(run_dir: RunDir) -> float:
     """Dollars the run has spent so far, over every dataset (and shard) of every model, and its judges."""
     metas = (records.try_read_record(p, PredictionMeta) for p in (run_dir.root / "predictions").glob("*/*.meta.json"))
