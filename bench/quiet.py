@@ -1,7 +1,10 @@
 """Timing on a shared machine: wait for quiet, measure what other processes used, raise priority.
 
-Other processes on the same cores can only slow a run down, so ``measured`` keeps the fastest of
-``--repeat`` runs and records, for it, how many cores other processes used meanwhile.
+Other processes on the same cores can only slow a run down, so ``measured_pairs`` keeps the
+fastest of ``--repeat`` runs and records, for it, how many cores other processes used meanwhile.
+It runs the two commands in turn, so that both see the machine as it is at that
+time: on a virtual machine the speed of the cores drifts by 10-20% over minutes, unseen by
+``other_load_cores``, and N runs of one tool then N of the other compared two different machines.
 """
 from __future__ import annotations
 
@@ -52,17 +55,28 @@ def wait_idle(max_wait: float, threshold: float = 0.25) -> float:
                   file=sys.stderr, flush=True)
 
 
-def measured(args, fn, *fn_args) -> dict:
-    """Run ``fn`` ``--repeat`` times, each on a machine as quiet as ``--max-wait`` allows; the fastest
-    run, with the cores other processes used meanwhile (noise: others can only slow a run down)."""
-    best, walls = None, []
-    for _ in range(args.repeat):
-        waited = wait_idle(args.max_wait)
-        b0, c0, t0 = cpu_busy_s(), children_cpu_s(), time.perf_counter()
-        res = fn(*fn_args)
-        wall = time.perf_counter() - t0
-        other = (cpu_busy_s() - b0) - (children_cpu_s() - c0)
-        res.update(other_load_cores=max(0.0, other) / wall, idle_wait_s=waited)
-        walls.append(round(res["wall_s"], 2))
-        best = res if best is None or res["wall_s"] < best["wall_s"] else best
-    return {**best, "all_wall_s": walls}
+def measured_pairs(args, a: tuple, b: tuple) -> tuple[dict, dict, list[float]]:
+    """``a`` and ``b`` (each ``(fn, *args)``) run in turn ``--repeat`` times, the order alternating
+    (a b, b a, ...), each on a machine as quiet as ``--max-wait`` allows: the fastest run of each,
+    with the cores other processes used meanwhile (others can only slow a run down), and each
+    pair's wall-time ratio b / a."""
+    runs_a, runs_b = [], []
+    for k in range(args.repeat):
+        for fn, *fn_args in (a, b) if k % 2 == 0 else (b, a):
+            (runs_a if fn is a[0] else runs_b).append(_once(args, fn, fn_args))
+    ratios = [round(y["wall_s"] / x["wall_s"], 3) for x, y in zip(runs_a, runs_b)]
+    return _fastest(runs_a), _fastest(runs_b), ratios
+
+
+def _once(args, fn, fn_args) -> dict:
+    waited = wait_idle(args.max_wait)
+    b0, c0, t0 = cpu_busy_s(), children_cpu_s(), time.perf_counter()
+    res = fn(*fn_args)
+    wall = time.perf_counter() - t0
+    other = (cpu_busy_s() - b0) - (children_cpu_s() - c0)
+    res.update(other_load_cores=max(0.0, other) / wall, idle_wait_s=waited)
+    return res
+
+
+def _fastest(runs: list[dict]) -> dict:
+    return {**min(runs, key=lambda r: r["wall_s"]), "all_wall_s": [round(r["wall_s"], 2) for r in runs]}

@@ -22,7 +22,8 @@ How:
 2. Compass runs a generated config (the mini dataset configs, inlined) through its CLI.
 3. lm-eval runs from its own venv (outside the repo), offline, on generated task YAMLs that
    reproduce compass's prompts over the same rows (``bench/lm_eval_side.py``).
-4. Whole commands are timed (wall clock, one tool at a time), plus each tool's model loop:
+4. Whole commands are timed (wall clock, one tool at a time, the two tools in turn: compass,
+   lm-eval, lm-eval, compass, ... so that both see the machine's speed of the moment), plus each tool's model loop:
    compass from its first batch event to its predictions' completion mark, lm-eval from
    "Running ... requests" to that progress bar's 100%.
 5. Per sample, compass ids (``<subject>/<row>``, ``<row>``) are matched to lm-eval's doc order;
@@ -59,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compass_side  # noqa: E402
 import lm_eval_side  # noqa: E402
-from quiet import measured, set_priority  # noqa: E402
+from quiet import measured_pairs, set_priority  # noqa: E402
 from uneven_model import build_uneven_model  # noqa: E402
 
 VARIANTS = ("mc_letters", "mc_text", "gsm8k", "gsm8k_uneven", "long")
@@ -190,14 +191,9 @@ def run_variant(variant: str, args, model: Path, data: Path) -> dict:
     work: Path = args.work_dir
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"[{variant}] compass ...", file=sys.stderr, flush=True)
+    print(f"[{variant}] compass and lm-eval, {args.repeat} run(s) each, in turn ...", file=sys.stderr, flush=True)
     cfg = compass_side.write_config(work / "compass" / f"{variant}.py", variant, model, data, args.batch_size,
                                     args.device, args.dtype)
-    cp_run = measured(args, compass_side.run, cfg, work / "compass" / "runs",
-                      logs / f"compass-{variant}.log")
-    cp_rows, cp_result = compass_side.read_predictions(Path(cp_run["run_dir"]))
-
-    print(f"[{variant}] lm-eval ...", file=sys.stderr, flush=True)
     lm_dir = work / "lm_eval"
     if variant in GENERATION:
         tag = lm_eval_side.write_gsm8k_task(data / "gsm8k", lm_dir, compass_side.MAX_OUT[variant],
@@ -205,14 +201,17 @@ def run_variant(variant: str, args, model: Path, data: Path) -> dict:
     else:
         tag = lm_eval_side.write_mmlu_tasks(data / "mmlu", lm_dir, variant)
     out = lm_dir / "out" / variant
-    lm_run = measured(args, lm_eval_side.run, args.venv, model, tag, lm_dir / "tasks" / variant, out,
-                      args.batch_size, logs / f"lm-eval-{variant}.log", args.device, args.dtype)
+    cp_run, lm_run, pair_ratios = measured_pairs(
+        args, (compass_side.run, cfg, work / "compass" / "runs", logs / f"compass-{variant}.log"),
+        (lm_eval_side.run, args.venv, model, tag, lm_dir / "tasks" / variant, out, args.batch_size,
+         logs / f"lm-eval-{variant}.log", args.device, args.dtype))
+    cp_rows, cp_result = compass_side.read_predictions(Path(cp_run["run_dir"]))
     from transformers import AutoTokenizer
 
     cmp = compare(variant, cp_rows, lm_eval_side.read_samples(out, tag), AutoTokenizer.from_pretrained(model))
     n = len(cp_rows)
     res = {"variant": variant, "n": n, "compass": cp_run, "lm_eval": lm_run, "comparison": cmp,
-           "compass_accuracy": cp_result["metrics"]["accuracy"]}
+           "compass_accuracy": cp_result["metrics"]["accuracy"], "pair_ratios": pair_ratios}
     for side in (cp_run, lm_run):
         side["samples_per_s"] = n / side["wall_s"]
         side["loop_samples_per_s"] = n / side["loop_s"] if side["loop_s"] else None
@@ -228,7 +227,8 @@ def _f(x, fmt="{:.2f}") -> str:
 
 def table(results: list[dict]) -> str:
     head = ["variant", "samples", "compass wall s", "compass samples/s", "lm-eval wall s", "lm-eval samples/s",
-            "ratio compass/lm-eval", "model loop s (compass / lm-eval)", "loop ratio", "agreement",
+            "ratio compass/lm-eval", "ratio of each pair run in turn", "model loop s (compass / lm-eval)",
+            "loop ratio", "agreement",
             "prompts identical", "accuracy (compass / lm-eval)", "completion tokens min / median / mean / max "
             "(at cap)", "other load, cores (compass / lm-eval)"]
     rows = []
@@ -249,6 +249,7 @@ def table(results: list[dict]) -> str:
         lengths = f"{n['min']} / {n['median']} / {n['mean']:.0f} / {n['max']} ({n['at_cap']} at {n['cap']})" if n else "-"
         rows.append([r["variant"], str(r["n"]), _f(c["wall_s"], "{:.1f}"), _f(c["samples_per_s"]),
                      _f(lm["wall_s"], "{:.1f}"), _f(lm["samples_per_s"]), _f(r["ratio"]) + "×",
+                     ", ".join(f"{x:.2f}×" for x in r.get("pair_ratios", [])) or "-",
                      f"{_f(c['loop_s'], '{:.1f}')} / {_f(lm['loop_s'], '{:.1f}')}", _f(r.get("loop_ratio")) + "×",
                      agree, same, acc, lengths, f"{c['other_load_cores']:.2f} / {lm['other_load_cores']:.2f}"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -286,11 +287,12 @@ def write_docs(path: Path, report: dict, label: str) -> None:
         f"max {compass_side.GSM8K_MAX_OUT} new tokens; `long`: 512; `gsm8k_uneven` and `long` on "
         f"`bench/uneven_model.py`'s redrawn weights, EOS scale {EOS_SCALE['gsm8k_uneven']} and "
         f"{EOS_SCALE['long']}); batch size {report['batch_size']} for both tools; "
-        f"fixture hash {report['fixture_sha256']}. Fastest of {report['repeat']} run(s) per tool, "
+        f"fixture hash {report['fixture_sha256']}. Fastest of {report['repeat']} run(s) per tool, the tools in turn, "
         f"scheduling priority nice {report['nice']}.", "",
         table(report["results"]), "",
         "Ratio = compass samples/s ÷ lm-eval samples/s over whole commands (start-up, data, model load, "
-        "inference, scoring); > 1 means compass is faster. The loop columns time only the model loop. "
+        "inference, scoring); > 1 means compass is faster. Each pair: lm-eval's wall time ÷ compass's in "
+        "two runs made one right after the other. The loop columns time only the model loop. "
         "Other load: CPU cores used by processes other than the benchmarked command while it ran "
         "(the machine is shared; > 0.1 means that timing is noisy).", "", ""])
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
