@@ -20,7 +20,7 @@ from compass.plan import Shard, Task, infer_hash, plan, plan_eval
 from compass.runners import RUNNERS, Job, Outcome
 from compass.runners.local import python_module
 from compass.store import RunDir, RunLock, count_lines, read_json, write_text_atomic
-from compass.summarize import preload_report, tables
+from compass.summarize import preload_report
 from compass.tasks import usage
 from compass.tasks.usage import MAX_COST_ENV, CostLimitReached
 from compass.tasks.worker import EXIT_BAD_INPUT, EXIT_LIMIT
@@ -100,6 +100,8 @@ FORMATS = ("txt", "csv", "md", "html")
 
 def summarize(run_dir: RunDir, cfg: Config) -> str:
     """Write every summary format of a run from its result files; return the text leaderboard."""
+    from compass.summarize import tables  # numpy's import is preloaded with the report's, off the start-up path
+
     columns = [tables.Column(m.abbr, run_dir, m.abbr) for m in cfg.models]
     return write_report(cfg.name, columns, [d.abbr for d in cfg.datasets], cfg, run_dir.summary_dir, FORMATS)
 
@@ -108,7 +110,7 @@ def write_report(title: str, columns, datasets: list[str], cfg: Config, out: Pat
                  contamination: str | None = None) -> str:
     """``contamination``: the labels directory, over the config's; either way, datasets with labels
     get their scores split by label (compass.summarize.split)."""
-    from compass.summarize import html, split
+    from compass.summarize import html, split, tables
 
     table = tables.collect(columns, datasets, cfg.summarizer)
     table.split = split.collect(columns, datasets, contamination or cfg.contamination)
@@ -282,6 +284,8 @@ def report(run_paths: list[Path], formats=FORMATS, out: Path | None = None, cont
         if not resolved.is_file():
             raise CompassError(f"{path}: not a run directory (no configs/resolved.json)")
         configs.append((RunDir(path), from_dict(Config, read_json(resolved), str(resolved))))
+    from compass.summarize import tables
+
     seen = [m.abbr for _, cfg in configs for m in cfg.models]
     columns = [tables.Column(m.abbr if seen.count(m.abbr) == 1 else f"{m.abbr} ({run.root.parent.name}/{run.root.name})",
                              run, m.abbr) for run, cfg in configs for m in cfg.models]

@@ -74,3 +74,21 @@ assert not late, late
 """
     proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_compass_run_starts_its_workers_before_importing_numpy():
+    """Imports before the workers start delay every run: ``compass.pipeline`` leaves the summaries'
+    numpy (~0.1 s) to the preloading thread, which imports it while the workers run."""
+    code = """
+import sys, threading
+import compass.pipeline
+assert "numpy" not in sys.modules, "numpy imported on compass run's start-up path"
+from compass.summarize import preload_report
+preload_report()
+for thread in threading.enumerate():
+    if thread.name == "preload-report":
+        thread.join()
+assert "compass.summarize.tables" in sys.modules and "numpy" in sys.modules
+"""
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
