@@ -299,6 +299,17 @@ def reasoning_baseline(opened: bool):
     return answer
 
 
+def _api(server, abbr: str, path: str, **kw) -> dict:
+    return dict(abbr=abbr, type="OpenAI", path=path, api_base=server.url, chat=True, max_out_len=32, **kw)
+
+
+def _pairwise_dataset(questions, judge: dict) -> dict:
+    """The questions file, answered by every model and judged against the model ``base``."""
+    return dict(abbr="open", type="SubjectiveDataset", path=str(questions),
+                infer_cfg=dict(prompt_template=dict(template="{question}"), inferencer=dict(type="GenInferencer")),
+                eval_cfg=dict(evaluator=dict(type="JudgePairwiseEvaluator", baseline="base", judge=judge)))
+
+
 @pytest.mark.parametrize("opened", [False, True], ids=["tagged", "opened-by-prompt"])
 def test_a_reasoning_baselines_thinking_never_reaches_the_judge(tmp_path, opened):
     """The baseline's answer, as ours, is what follows its thinking: its thoughts were shown to the
@@ -309,12 +320,9 @@ def test_a_reasoning_baselines_thinking_never_reaches_the_judge(tmp_path, opened
                        "judge-model": prefers_marked})
     with JudgeServer(served) as server:
         def api(abbr, path, **kw):
-            return dict(abbr=abbr, type="OpenAI", path=path, api_base=server.url, chat=True, max_out_len=32, **kw)
+            return _api(server, abbr, path, **kw)
 
-        dataset = dict(abbr="open", type="SubjectiveDataset", path=str(questions),
-                       infer_cfg=dict(prompt_template=dict(template="{question}"), inferencer=dict(type="GenInferencer")),
-                       eval_cfg=dict(evaluator=dict(type="JudgePairwiseEvaluator", baseline="base",
-                                                    judge=api("judge", "judge-model"))))
+        dataset = _pairwise_dataset(questions, api("judge", "judge-model"))
         base = api("base", "base-model", think_tags=["<think>", "</think>"], think_open=opened)
         cfg = write_config(tmp_path / "judged.py", [api("cand", "cand-model"), base], [dataset])
         planned = load_config(cfg).datasets[0].eval_cfg.evaluator.baseline_thinking
@@ -353,12 +361,9 @@ def test_killed_evaluation_resumes_without_asking_the_judge_again(tmp_path):
     served = by_model({"cand-model": fixed("my answer ++"), "base-model": fixed("my answer +"), "judge-model": gate})
     with JudgeServer(served) as server:
         def api(abbr, path, **kw):
-            return dict(abbr=abbr, type="OpenAI", path=path, api_base=server.url, chat=True, max_out_len=32, **kw)
+            return _api(server, abbr, path, **kw)
 
-        dataset = dict(abbr="open", type="SubjectiveDataset", path=str(questions),
-                       infer_cfg=dict(prompt_template=dict(template="{question}"), inferencer=dict(type="GenInferencer")),
-                       eval_cfg=dict(evaluator=dict(type="JudgePairwiseEvaluator", baseline="base",
-                                                    judge=api("judge", "judge-model", batch_size=2))))
+        dataset = _pairwise_dataset(questions, api("judge", "judge-model", batch_size=2))
         cfg = write_config(tmp_path / "judged.py", [api("cand", "cand-model"), api("base", "base-model")], [dataset])
         assert load_config(cfg).datasets[0].eval_cfg.evaluator.judge.batch_size == 2
         infer = compass("run", str(cfg), "-m", "infer", cwd=tmp_path)

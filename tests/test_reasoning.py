@@ -57,13 +57,18 @@ def thinker(prompt: str, body: dict) -> str:
     return "no idea"
 
 
-def test_thinking_is_stripped_before_extraction_and_an_unclosed_block_is_truncated(tmp_path):
+def _questions_dataset(tmp_path) -> dict:
+    """QUESTIONS as a GSM8K-scored custom dataset in ``tmp_path``."""
     data = tmp_path / "qa.jsonl"
     data.write_text("".join(json.dumps({"id": i, "q": q, "a": a}) + "\n" for i, q, a, _, _ in QUESTIONS))
-    ds = dict(abbr="qa", type="custom", path=str(data),
-              reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
-              infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer", max_out_len=64)),
-              eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+    return dict(abbr="qa", type="custom", path=str(data),
+                reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
+                infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer", max_out_len=64)),
+                eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+
+
+def test_thinking_is_stripped_before_extraction_and_an_unclosed_block_is_truncated(tmp_path):
+    ds = _questions_dataset(tmp_path)
     with JudgeServer(thinker) as server:
         api = dict(type="OpenAI", path="thinker", api_base=server.url, chat=True, max_out_len=64)
         cfg = write_config(tmp_path / "cfg.py", [dict(api, abbr="raw"), dict(api, abbr="stripped",
@@ -133,12 +138,7 @@ def open_thinker(prompt: str, body: dict) -> str:
 def test_thinking_opened_by_the_prompt_has_no_answer_until_it_closes(tmp_path):
     """think_open: a completion cut off while thinking (no tag at all) has no answer and counts as
     truncated; it was scored as the answer (right here, from a guess among the thoughts)."""
-    data = tmp_path / "qa.jsonl"
-    data.write_text("".join(json.dumps({"id": i, "q": q, "a": a}) + "\n" for i, q, a, _, _ in QUESTIONS))
-    ds = dict(abbr="qa", type="custom", path=str(data),
-              reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
-              infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer", max_out_len=64)),
-              eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+    ds = _questions_dataset(tmp_path)
     with JudgeServer(open_thinker) as server:
         model = dict(abbr="r1", type="OpenAI", path="r1", api_base=server.url, chat=True, max_out_len=64,
                      think_tags=["<think>", "</think>"], think_open=True)
@@ -164,12 +164,7 @@ def test_thinking_opened_by_the_prompt_has_no_answer_until_it_closes(tmp_path):
 def test_think_open_set_after_inference_rescores_the_run_without_asking_again(tmp_path):
     """think_open says how completions are read, not what they are: a run made without it (its
     cut-off thought scored as a right answer) is re-scored with it by -r, no request sent."""
-    data = tmp_path / "qa.jsonl"
-    data.write_text("".join(json.dumps({"id": i, "q": q, "a": a}) + "\n" for i, q, a, _, _ in QUESTIONS))
-    ds = dict(abbr="qa", type="custom", path=str(data),
-              reader_cfg=dict(input_columns=["q"], output_column="a", id_column="id"),
-              infer_cfg=dict(prompt_template=dict(template="{q}"), inferencer=dict(type="GenInferencer", max_out_len=64)),
-              eval_cfg=dict(evaluator=dict(type="Gsm8kEvaluator"), pred_postprocessor=dict(type="gsm8k")))
+    ds = _questions_dataset(tmp_path)
     with JudgeServer(open_thinker) as server:
         model = dict(abbr="r1", type="OpenAI", path="r1", api_base=server.url, chat=True, max_out_len=64,
                      think_tags=["<think>", "</think>"])
