@@ -75,10 +75,9 @@ def truncation(predictions: list[Prediction], unclosed: list[list[bool]]) -> dic
     ended = [cut for cuts in per_question for cut in cuts]
     if not ended:
         return {}
-    k, repeats = sum(ended), min(len(cuts) for cuts in per_question)
-    ci = wilson(k, len(ended)) if len(ended) == len(per_question) else \
-        repeats_mean([sum(cuts) / len(cuts) for cuts in per_question], repeats)
-    return {"truncated": Metric(k / len(ended), ci)}
+    # One completion per question: each share is 0 or 1, and repeats_mean is Wilson over them.
+    ci = repeats_mean([sum(cuts) / len(cuts) for cuts in per_question], min(map(len, per_question)))
+    return {"truncated": Metric(sum(ended) / len(ended), ci)}
 
 
 def extractor(cfg: EvalCfg):

@@ -1,4 +1,4 @@
-"""A Llama decode step without transformers' module machinery, for the continuous batcher.
+"""A Llama decode step (and a prefill) without transformers' module machinery, for the continuous batcher.
 
 Transformers' per-module dispatch, mask building and output bookkeeping are a fixed cost per step,
 large next to a small model's matrix products on a CPU (5% of the decode of the 19M-parameter
@@ -49,6 +49,13 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return (x * cos) + (torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin)
 
 
+def _feed_forward(layer: llama.LlamaDecoderLayer, hidden: torch.Tensor, linear) -> torch.Tensor:
+    """A decoder layer's second half, norm, gated MLP and residual, as ``LlamaDecoderLayer`` runs it."""
+    mlp = layer.mlp
+    normed = _rms_norm(layer.post_attention_layernorm, hidden)
+    return hidden + linear(mlp.down_proj, mlp.act_fn(linear(mlp.gate_proj, normed)) * linear(mlp.up_proj, normed))
+
+
 def plain_linear(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
     return F.linear(x, layer.weight, layer.bias)
 
@@ -61,8 +68,8 @@ class PackedLinears:
 
     On this project's AMD CPU (AVX-512), oneDNN with packed weights ran the 56 products of a 16-row
     step of the issue-19 bench model in 8.8-10.5 ms against MKL's (``F.linear``) 13.5-14.0 ms. Its
-    sums are ordered differently, so logits differ from the forward's in the last bits (prefill and
-    the fallback keep MKL). Only for float32 CPU weights (other dtypes already take oneDNN in torch)
+    sums are ordered differently, so logits differ from the forward's in the last bits (the
+    fallback keeps MKL). Only for float32 CPU weights (other dtypes already take oneDNN in torch)
     and up to ``PACK_LIMIT_BYTES`` of them: the packed copies live beside the weights, and a fixed
     limit keeps the kernel, and so the bits, independent of the machine's free memory."""
 
@@ -98,7 +105,7 @@ def decode_step(model, input_ids: torch.Tensor, position_ids: torch.Tensor, cach
     mask = mask[:, None, None, :]
     rows = input_ids.shape[0]
     for index, layer in enumerate(inner.layers):
-        attn, mlp = layer.self_attn, layer.mlp
+        attn = layer.self_attn
         residual = hidden
         hidden = _rms_norm(layer.input_layernorm, hidden)
         shape = (rows, 1, -1, attn.head_dim)
@@ -110,9 +117,7 @@ def decode_step(model, input_ids: torch.Tensor, position_ids: torch.Tensor, cach
         out, _ = shared_prefix_attention(attn, query, key, value, mask, scaling=attn.scaling,
                                          shared_prefix=shared_prefix)
         hidden = residual + linear(attn.o_proj, out.reshape(rows, 1, -1).contiguous())
-        residual = hidden
-        hidden = _rms_norm(layer.post_attention_layernorm, hidden)
-        hidden = residual + linear(mlp.down_proj, mlp.act_fn(linear(mlp.gate_proj, hidden)) * linear(mlp.up_proj, hidden))
+        hidden = _feed_forward(layer, hidden, linear)
     return linear(model.lm_head, _rms_norm(inner.norm, hidden))
 
 
@@ -154,7 +159,7 @@ def prefill(model, suffixes: list[list[int]], start: int, shared_prefix: list[tu
     own_mask = real[:, None, :] & (columns[:, None] >= columns[None, :])[None]  # [rows, query, key]: causal
     layers = []
     for index, layer in enumerate(inner.layers):
-        attn, mlp = layer.self_attn, layer.mlp
+        attn = layer.self_attn
         residual = hidden
         hidden = _rms_norm(layer.input_layernorm, hidden)
         shape = (tokens, -1, attn.head_dim)
@@ -165,9 +170,7 @@ def prefill(model, suffixes: list[list[int]], start: int, shared_prefix: list[tu
         out = _prefill_attention(_on_grid(query, grid, rows, width), key, value, own_mask, shared_prefix[index],
                                  attn.scaling)
         hidden = residual + linear(attn.o_proj, out.transpose(1, 2).reshape(rows * width, -1)[grid])
-        residual = hidden
-        hidden = _rms_norm(layer.post_attention_layernorm, hidden)
-        hidden = residual + linear(mlp.down_proj, mlp.act_fn(linear(mlp.gate_proj, hidden)) * linear(mlp.up_proj, hidden))
+        hidden = _feed_forward(layer, hidden, linear)
         layers.append(Columns(key, value))
     last = torch.tensor(lengths, device=device).cumsum(0) - 1
     return Prefilled(layers), linear(model.lm_head, _rms_norm(inner.norm, hidden[last]))

@@ -53,21 +53,26 @@ def reprice(path: Path, model: ModelConfig, infer_hash: str) -> None:
     then restated at the new price (tokens untouched), and ``--max-cost`` and every later batch
     (``add_tokens``) count by that same rule."""
     meta = records.try_read_record(path, PredictionMeta)
-    if meta is None or meta.infer_hash != infer_hash:  # not these predictions: the resume decides about them
-        return
-    cost = cost_of(model, meta.timing.prompt_tokens, meta.timing.completion_tokens)
-    if cost != meta.timing.cost_usd:
-        records.write_record(path, replace(meta, timing=replace(meta.timing, cost_usd=cost)))
-        log.info("%s: cost restated at the current price: $%.4f (was $%.4f)", path, cost, meta.timing.cost_usd)
+    if meta is not None and meta.infer_hash == infer_hash:  # else not these predictions: the resume decides
+        if (now := _restated(path, meta.timing, model)) is not None:
+            records.write_record(path, replace(meta, timing=now))
 
 
 def reprice_judge(path: Path, judge: ModelConfig) -> None:
     """A judge's spending on one dataset at its current price: the price is no part of the
     judgments' cache keys, so it may be corrected before ``-r``, which then re-buys nothing."""
     old = records.try_read_record(path, JudgeUsage)
-    if old is not None and old.timing != (now := add_tokens(old.timing, Counter(), judge)):
-        records.write_record(path, JudgeUsage(old.judge, now))
-        log.info("%s: cost restated at the current price: $%.4f (was $%.4f)", path, now.cost_usd, old.timing.cost_usd)
+    if old is not None and (now := _restated(path, old.timing, judge)) is not None:
+        records.write_record(path, replace(old, timing=now))
+
+
+def _restated(path: Path, t: Timing, model: ModelConfig) -> Timing | None:
+    """``t`` with its cost at the model's price now; None when that is what it already says."""
+    now = add_tokens(t, Counter(), model)
+    if now == t:
+        return None
+    log.info("%s: cost restated at the current price: $%.4f (was $%.4f)", path, now.cost_usd, t.cost_usd)
+    return now
 
 
 def run_cost(run_dir: RunDir) -> float:
